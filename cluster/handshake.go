@@ -1,0 +1,281 @@
+package cluster
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"time"
+)
+
+// The handshake, on a fresh TCP connection before yamux starts:
+//
+//	client → server  hello:     "GSH1" | flags u8 | len u8 | name | nonce [32]
+//	server → client  challenge: status u8 (0) | flags u8 | len u8 | name | nonce [32] | proof [32]
+//	                 or a refusal: status u8 (≠0) | len u16 | message
+//	client → server  answer:    proof [32], or abortAuth u8 when the server's proof was wrong
+//	server → client  verdict:   status u8: 0 ok, statusAuth, statusDuplicate
+//
+// proof = HMAC-SHA256(cookie, role | client nonce | server nonce | client name | server name),
+// role "gsh-server" or "gsh-client": each side proves it has the cookie
+// without sending it, bound to both fresh nonces and both names, so a captured
+// handshake cannot be replayed and one side's proof cannot be reflected as the
+// other's.
+const (
+	handshakeMagic = "GSH1"
+	nonceLen       = 32
+	proofLen       = sha256.Size
+
+	flagLongNames = 1 << 0
+	flagHidden    = 1 << 1
+
+	statusOK        = 0
+	statusAuth      = 1 // the cookies differ
+	statusDuplicate = 2 // a link between the two nodes is being made the other way
+	statusRefused   = 3 // followed by a message
+	abortAuth       = 0xFF
+	maxRefusalLen   = 1024
+)
+
+// hello is what each side learns of the other.
+type hello struct {
+	name  Atom
+	flags byte
+	nonce [nonceLen]byte
+}
+
+func proof(cookie, role string, clientNonce, serverNonce []byte, client, server Atom) []byte {
+	m := hmac.New(sha256.New, []byte(cookie))
+	m.Write([]byte(role))
+	m.Write(clientNonce)
+	m.Write(serverNonce)
+	m.Write([]byte(client))
+	m.Write([]byte{0})
+	m.Write([]byte(server))
+	return m.Sum(nil)
+}
+
+func newHello(name Atom, flags byte) (hello, error) {
+	h := hello{name: name, flags: flags}
+	if _, err := rand.Read(h.nonce[:]); err != nil {
+		return h, fmt.Errorf("making a nonce: %w", err)
+	}
+	return h, nil
+}
+
+func writeHello(w io.Writer, magic bool, status byte, h hello, extra []byte) error {
+	b := make([]byte, 0, 4+3+len(h.name)+nonceLen+len(extra))
+	if magic {
+		b = append(b, handshakeMagic...)
+	} else {
+		b = append(b, status)
+	}
+	b = append(b, h.flags, byte(len(h.name)))
+	b = append(b, h.name...)
+	b = append(b, h.nonce[:]...)
+	b = append(b, extra...)
+	_, err := w.Write(b)
+	return err
+}
+
+// readHelloBody reads flags, name and nonce, checking the name.
+func readHelloBody(r io.Reader) (hello, error) {
+	var h hello
+	var fl [2]byte
+	if _, err := io.ReadFull(r, fl[:]); err != nil {
+		return h, err
+	}
+	h.flags = fl[0]
+	name := make([]byte, fl[1])
+	if _, err := io.ReadFull(r, name); err != nil {
+		return h, err
+	}
+	h.name = Atom(name)
+	if _, _, err := SplitName(h.name); err != nil {
+		return h, err
+	}
+	if _, err := io.ReadFull(r, h.nonce[:]); err != nil {
+		return h, err
+	}
+	return h, nil
+}
+
+func writeRefusal(w io.Writer, msg string) error {
+	if len(msg) > maxRefusalLen {
+		msg = msg[:maxRefusalLen]
+	}
+	b := []byte{statusRefused, 0, 0}
+	binary.BigEndian.PutUint16(b[1:], uint16(len(msg)))
+	_, err := w.Write(append(b, msg...))
+	return err
+}
+
+// nameTypeError says why a short-name node and a long-name node refuse each other.
+func nameTypeError(local Atom, localLong bool, peer Atom) error {
+	kind := func(long bool) string {
+		if long {
+			return "long names (-name)"
+		}
+		return "short names (-sname)"
+	}
+	return fmt.Errorf("%s uses %s and %s uses %s: start both with -sname or both with -name: %w",
+		local, kind(localLong), peer, kind(!localLong), ErrNameType)
+}
+
+// clientHandshake runs the dialing side. On success the connection is ready
+// for yamux. A statusDuplicate verdict returns errDuplicate.
+func (n *Node) clientHandshake(conn net.Conn, peer Atom) (hello, error) {
+	deadline := time.Now().Add(n.cfg.HandshakeTimeout)
+	conn.SetDeadline(deadline)
+	defer conn.SetDeadline(time.Time{})
+
+	me, err := newHello(n.name, n.flags())
+	if err != nil {
+		return hello{}, err
+	}
+	if err := writeHello(conn, true, 0, me, nil); err != nil {
+		return hello{}, fmt.Errorf("sending hello: %w", netErr(err))
+	}
+	var st [1]byte
+	if _, err := io.ReadFull(conn, st[:]); err != nil {
+		return hello{}, fmt.Errorf("reading the challenge: %w", netErr(err))
+	}
+	if st[0] == statusRefused {
+		var l [2]byte
+		if _, err := io.ReadFull(conn, l[:]); err != nil {
+			return hello{}, fmt.Errorf("reading a refusal: %w", netErr(err))
+		}
+		msg := make([]byte, min(int(binary.BigEndian.Uint16(l[:])), maxRefusalLen))
+		if _, err := io.ReadFull(conn, msg); err != nil {
+			return hello{}, fmt.Errorf("reading a refusal: %w", netErr(err))
+		}
+		return hello{}, refusalError(string(msg))
+	}
+	if st[0] != statusOK {
+		return hello{}, fmt.Errorf("unexpected handshake status %d: %w", st[0], ErrProtocol)
+	}
+	them, err := readHelloBody(conn)
+	if err != nil {
+		return hello{}, fmt.Errorf("reading the challenge: %w", protoErr(err))
+	}
+	if them.name != peer {
+		return hello{}, fmt.Errorf("dialed %s but %s answered: %w", peer, them.name, ErrProtocol)
+	}
+	var theirProof [proofLen]byte
+	if _, err := io.ReadFull(conn, theirProof[:]); err != nil {
+		return hello{}, fmt.Errorf("reading the challenge: %w", netErr(err))
+	}
+	cookie := n.Cookie()
+	want := proof(cookie, "gsh-server", me.nonce[:], them.nonce[:], n.name, them.name)
+	if !hmac.Equal(want, theirProof[:]) {
+		conn.Write([]byte{abortAuth}) // let the other side log it; never send our proof then
+		return hello{}, fmt.Errorf("connecting to %s: %w", peer, ErrAuth)
+	}
+	if _, err := conn.Write(proof(cookie, "gsh-client", me.nonce[:], them.nonce[:], n.name, them.name)); err != nil {
+		return hello{}, fmt.Errorf("sending our proof: %w", netErr(err))
+	}
+	if _, err := io.ReadFull(conn, st[:]); err != nil {
+		return hello{}, fmt.Errorf("reading the verdict: %w", netErr(err))
+	}
+	switch st[0] {
+	case statusOK:
+		return them, nil
+	case statusAuth:
+		return hello{}, fmt.Errorf("connecting to %s: %w", peer, ErrAuth)
+	case statusDuplicate:
+		return them, errDuplicate
+	}
+	return hello{}, fmt.Errorf("unexpected verdict %d: %w", st[0], ErrProtocol)
+}
+
+var errDuplicate = errors.New("the link is being made from the other side")
+
+// refusalError turns a refusal message back into an error of the right kind.
+func refusalError(msg string) error {
+	for _, e := range []error{ErrNameType, ErrBadName} {
+		if strings.HasSuffix(msg, ": "+e.Error()) {
+			return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+e.Error()), e)
+		}
+	}
+	return fmt.Errorf("refused: %s: %w", msg, ErrProtocol)
+}
+
+// serverHandshake runs the accepting side up to the client's proof. It returns
+// the client's hello once the client proved the cookie; the caller sends the
+// verdict.
+func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
+	conn.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+	var magic [4]byte
+	if _, err := io.ReadFull(conn, magic[:]); err != nil {
+		return hello{}, fmt.Errorf("reading hello: %w", netErr(err))
+	}
+	if string(magic[:]) != handshakeMagic {
+		return hello{}, fmt.Errorf("not a gsh handshake (first bytes %q): %w", magic[:], ErrProtocol)
+	}
+	them, err := readHelloBody(conn)
+	if err != nil {
+		err = protoErr(err)
+		writeRefusal(conn, err.Error())
+		return hello{}, fmt.Errorf("reading hello: %w", err)
+	}
+	if them.name == n.name {
+		err := fmt.Errorf("a node calling itself %s connected to %s: %w", them.name, n.name, ErrBadName)
+		writeRefusal(conn, err.Error())
+		return them, err
+	}
+	if (them.flags&flagLongNames != 0) != n.cfg.LongNames {
+		err := nameTypeError(n.name, n.cfg.LongNames, them.name)
+		writeRefusal(conn, err.Error())
+		return them, err
+	}
+	me, err := newHello(n.name, n.flags())
+	if err != nil {
+		return them, err
+	}
+	cookie := n.Cookie()
+	p := proof(cookie, "gsh-server", them.nonce[:], me.nonce[:], them.name, n.name)
+	if err := writeHello(conn, false, statusOK, me, p); err != nil {
+		return them, fmt.Errorf("sending the challenge: %w", netErr(err))
+	}
+	var answer [proofLen]byte
+	if _, err := io.ReadFull(conn, answer[:1]); err != nil {
+		return them, fmt.Errorf("reading the answer: %w", netErr(err))
+	}
+	if answer[0] == abortAuth {
+		return them, fmt.Errorf("%s rejected our cookie: %w", them.name, ErrAuth)
+	}
+	if _, err := io.ReadFull(conn, answer[1:]); err != nil {
+		return them, fmt.Errorf("reading the answer: %w", netErr(err))
+	}
+	want := proof(cookie, "gsh-client", them.nonce[:], me.nonce[:], them.name, n.name)
+	if !hmac.Equal(want, answer[:]) {
+		conn.Write([]byte{statusAuth})
+		return them, fmt.Errorf("%s: %w", them.name, ErrAuth)
+	}
+	return them, nil
+}
+
+// protoErr marks a malformed handshake field as a protocol error.
+func protoErr(err error) error {
+	if errors.Is(err, ErrBadName) || errors.Is(err, ErrProtocol) {
+		return err
+	}
+	var ne net.Error
+	if errors.As(err, &ne) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return netErr(err)
+	}
+	return fmt.Errorf("%v: %w", err, ErrProtocol)
+}
+
+// netErr marks a failed read or write on a link as the node being down.
+func netErr(err error) error {
+	if err == nil || errors.Is(err, ErrNodeDown) {
+		return err
+	}
+	return fmt.Errorf("%w: %v", ErrNodeDown, err)
+}

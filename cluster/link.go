@@ -1,0 +1,450 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/yamux"
+)
+
+// Stream kinds: the first byte a node writes on a stream it opens.
+const (
+	streamCall = 'C' // requests and replies, one at a time, reused
+)
+
+// maxIdleStreams bounds the call streams a link keeps for reuse.
+const maxIdleStreams = 64
+
+// link is the one connection between this node and a peer: a TCP connection
+// carrying a yamux session on which either side opens streams.
+type link struct {
+	n      *Node
+	peer   Atom
+	hidden bool
+	conn   net.Conn
+	sess   *yamux.Session
+
+	mu   sync.Mutex
+	idle []*callStream
+
+	once sync.Once
+	err  error // why the link closed, set before done is closed
+	done chan struct{}
+}
+
+func (n *Node) yamuxConfig() *yamux.Config {
+	c := yamux.DefaultConfig()
+	c.AcceptBacklog = 1024
+	c.EnableKeepAlive = true
+	c.KeepAliveInterval = n.cfg.TickTime / 3
+	c.ConnectionWriteTimeout = n.cfg.TickTime * 2 / 3
+	c.LogOutput = io.Discard
+	return c
+}
+
+// addLink starts yamux on a connection that passed the handshake and makes
+// it the link to the peer, replacing any older one.
+func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
+	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0, conn: conn, done: make(chan struct{})}
+	var err error
+	if client {
+		l.sess, err = yamux.Client(conn, n.yamuxConfig())
+	} else {
+		l.sess, err = yamux.Server(conn, n.yamuxConfig())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("starting yamux: %w", err)
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		l.sess.Close()
+		return nil, ErrClosed
+	}
+	old := n.links[l.peer]
+	n.links[l.peer] = l
+	close(n.changed)
+	n.changed = make(chan struct{})
+	n.wg.Add(2)
+	n.mu.Unlock()
+	if old != nil {
+		old.close(errors.New("replaced by a new link"))
+	}
+	go l.acceptStreams()
+	go l.watch()
+	n.notify(l.peer, true, nil)
+	return l, nil
+}
+
+// watch waits for the session to end, then drops the link.
+func (l *link) watch() {
+	defer l.n.wg.Done()
+	select {
+	case <-l.sess.CloseChan():
+		l.close(errors.New("connection closed"))
+	case <-l.done:
+	}
+	n := l.n
+	n.mu.Lock()
+	current := n.links[l.peer] == l
+	if current {
+		delete(n.links, l.peer)
+		close(n.changed)
+		n.changed = make(chan struct{})
+	}
+	closing := n.closed
+	n.mu.Unlock()
+	if current {
+		if !closing {
+			n.logf("node %s down: %v", l.peer, l.err)
+		}
+		n.notify(l.peer, false, l.err)
+	}
+}
+
+// close ends the link for reason; safe to call more than once.
+func (l *link) close(reason error) {
+	l.once.Do(func() {
+		l.err = reason
+		close(l.done)
+		l.sess.Close()
+		l.mu.Lock()
+		idle := l.idle
+		l.idle = nil
+		l.mu.Unlock()
+		for _, s := range idle {
+			s.s.Close()
+		}
+	})
+}
+
+// fail ends the link after a write error: a session that failed a write is
+// not trusted again.
+func (l *link) fail(err error) { l.close(fmt.Errorf("write failed: %w", err)) }
+
+func (l *link) acceptStreams() {
+	defer l.n.wg.Done()
+	for {
+		s, err := l.sess.AcceptStream()
+		if err != nil {
+			return
+		}
+		l.n.wg.Add(1)
+		go func() {
+			defer l.n.wg.Done()
+			l.serveStream(s)
+		}()
+	}
+}
+
+// serveStream serves one stream the peer opened.
+func (l *link) serveStream(s *yamux.Stream) {
+	defer s.Close()
+	br := bufio.NewReaderSize(s, 4096)
+	kind, err := br.ReadByte()
+	if err != nil {
+		return
+	}
+	switch kind {
+	case streamCall:
+		l.serveCalls(s, br)
+	default:
+		l.n.logf("node %s opened a stream of unknown kind %d: closing the link", l.peer, kind)
+		l.close(fmt.Errorf("unknown stream kind %d: %w", kind, ErrProtocol))
+	}
+}
+
+// serveCalls answers requests on a call stream, one at a time, until the peer
+// closes it.
+func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
+	n := l.n
+	buf := make([]byte, 0, 512)
+	for {
+		frame, err := readFrame(br, n.cfg.MaxFrameSize, buf[:0])
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !isClosedErr(err) {
+				n.logf("bad call frame from %s: %v", l.peer, err)
+				l.close(err)
+			}
+			return
+		}
+		v, err := Decode(frame)
+		if err != nil {
+			n.logf("bad call from %s: %v", l.peer, err)
+			l.close(err)
+			return
+		}
+		req, ok := parseRequest(v)
+		var result any
+		if !ok {
+			err = fmt.Errorf("malformed request: %w", ErrProtocol)
+		} else {
+			result, err = n.serve(l.peer, req)
+		}
+		out, err := encodeReply(buf[:0], n.name, result, err)
+		if err != nil {
+			return
+		}
+		if _, err := s.Write(out); err != nil {
+			if !isClosedErr(err) {
+				l.fail(err)
+			}
+			return
+		}
+		if cap(out) <= 64<<10 {
+			buf = out
+		}
+	}
+}
+
+type request struct {
+	module, function string
+	args             []any
+	timeout          time.Duration
+}
+
+func parseRequest(v any) (request, bool) {
+	a, ok := v.([]any)
+	if !ok || len(a) != 4 {
+		return request{}, false
+	}
+	m, ok1 := a[0].(string)
+	f, ok2 := a[1].(string)
+	args, ok3 := a[2].([]any)
+	ms, ok4 := a[3].(int)
+	if a[2] == nil {
+		ok3 = true
+	}
+	return request{m, f, args, time.Duration(ms) * time.Millisecond}, ok1 && ok2 && ok3 && ok4
+}
+
+// serve runs one request with the Handler, turning a panic into an error.
+func (n *Node) serve(from Atom, req request) (result any, err error) {
+	if n.cfg.Handler == nil {
+		return nil, fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule)
+	}
+	ctx := n.ctx
+	if req.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, req.timeout)
+		defer cancel()
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			result, err = nil, &PanicError{Value: r}
+		}
+	}()
+	return n.cfg.Handler.HandleCall(ctx, from, req.module, req.function, req.args)
+}
+
+// encodeReply appends a framed reply: the result, or the error as a
+// RemoteError naming this node.
+func encodeReply(dst []byte, node Atom, result any, err error) ([]byte, error) {
+	dst = append(dst, 0, 0, 0, 0)
+	var v any = result
+	if err != nil {
+		v = remoteError(node, err)
+	}
+	out, eerr := Encode(dst, v)
+	if eerr != nil {
+		out, eerr = Encode(dst, remoteError(node, fmt.Errorf("the result cannot be sent: %w", eerr)))
+		if eerr != nil {
+			return nil, eerr
+		}
+	}
+	binary.BigEndian.PutUint32(out[:4], uint32(len(out)-4))
+	return out, nil
+}
+
+func remoteError(node Atom, err error) *RemoteError {
+	var re *RemoteError
+	if errors.As(err, &re) && re.Node != "" && errors.Is(err, re.Unwrap()) && err.Error() == re.Error() {
+		return re
+	}
+	return &RemoteError{Node: node, Kind: ErrorKind(err), Msg: err.Error()}
+}
+
+// readFrame reads one length-prefixed frame, reusing buf when it is large enough.
+func readFrame(br *bufio.Reader, max int, buf []byte) ([]byte, error) {
+	var h [4]byte
+	if _, err := io.ReadFull(br, h[:]); err != nil {
+		return nil, err
+	}
+	size := int(binary.BigEndian.Uint32(h[:]))
+	if size > max {
+		return nil, fmt.Errorf("frame of %d bytes over the limit of %d: %w", size, max, ErrTooLarge)
+	}
+	if cap(buf) < size {
+		buf = make([]byte, size)
+	}
+	buf = buf[:size]
+	if _, err := io.ReadFull(br, buf); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return buf, nil
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, yamux.ErrStreamClosed) || errors.Is(err, yamux.ErrSessionShutdown) ||
+		errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+}
+
+// callStream is a stream this node opened for calls, reused one call at a time.
+type callStream struct {
+	s   *yamux.Stream
+	br  *bufio.Reader
+	buf []byte
+	new bool // the stream kind byte is still to be sent
+}
+
+func (l *link) getStream() (*callStream, error) {
+	l.mu.Lock()
+	if k := len(l.idle); k > 0 {
+		cs := l.idle[k-1]
+		l.idle = l.idle[:k-1]
+		l.mu.Unlock()
+		return cs, nil
+	}
+	l.mu.Unlock()
+	s, err := l.sess.OpenStream()
+	if err != nil {
+		return nil, fmt.Errorf("opening a stream to %s: %w", l.peer, netErr(err))
+	}
+	return &callStream{s: s, br: bufio.NewReaderSize(s, 4096), buf: make([]byte, 0, 512), new: true}, nil
+}
+
+func (l *link) putStream(cs *callStream) {
+	l.mu.Lock()
+	select {
+	case <-l.done:
+	default:
+		if len(l.idle) < maxIdleStreams {
+			l.idle = append(l.idle, cs)
+			l.mu.Unlock()
+			return
+		}
+	}
+	l.mu.Unlock()
+	cs.s.Close()
+}
+
+// Call runs module.function(args...) on node peer and returns its result
+// (see Invoke for how results become one value). A call to this node's own
+// name runs here. Errors wrap the Err* sentinels: ErrNodeDown, ErrAuth,
+// ErrUnknownNode, ErrTimeout, and, from the remote node, ErrUnknownModule,
+// ErrUnknownFunction, ErrBadArgs, ErrPanic (as a *RemoteError).
+// Without a deadline in ctx, Config.CallTimeout applies.
+func (n *Node) Call(ctx context.Context, peer Atom, module, function string, args ...any) (any, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, n.cfg.CallTimeout)
+		defer cancel()
+	}
+	if peer == n.name {
+		return n.localCall(ctx, module, function, args)
+	}
+	if !n.Distributed() {
+		return nil, fmt.Errorf("calling %s: %w", peer, ErrNotDistributed)
+	}
+	l, err := n.link(ctx, peer)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := l.getStream()
+	if err != nil {
+		return nil, err
+	}
+	deadline, _ := ctx.Deadline()
+	out := cs.buf[:0]
+	if cs.new {
+		out = append(out, streamCall)
+	}
+	start := len(out)
+	out = append(out, 0, 0, 0, 0)
+	out, err = Encode(out, []any{module, function, args, int(time.Until(deadline) / time.Millisecond)})
+	if err != nil {
+		l.putStream(cs)
+		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)
+	}
+	size := len(out) - start - 4
+	if size > n.cfg.MaxFrameSize {
+		l.putStream(cs)
+		return nil, fmt.Errorf("calling %s.%s on %s: a request of %d bytes: %w", module, function, peer, size, ErrTooLarge)
+	}
+	binary.BigEndian.PutUint32(out[start:], uint32(size))
+	cs.s.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { cs.s.SetDeadline(time.Unix(1, 0)) })
+	_, err = cs.s.Write(out)
+	if err == nil {
+		cs.new = false
+		var frame []byte
+		frame, err = readFrame(cs.br, n.cfg.MaxFrameSize, out[:0])
+		if err == nil {
+			stop()
+			var v any
+			v, err = Decode(frame)
+			if cap(frame) <= 64<<10 {
+				cs.buf = frame[:0]
+			}
+			if err != nil {
+				cs.s.Close()
+				l.close(err)
+				return nil, fmt.Errorf("reply from %s: %w", peer, err)
+			}
+			l.putStream(cs)
+			if re, ok := v.(*RemoteError); ok {
+				return nil, re
+			}
+			return v, nil
+		}
+	}
+	stop()
+	cs.s.Close()
+	select {
+	case <-l.done:
+		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(l.err))
+	default:
+	}
+	if ctx.Err() != nil || errors.Is(err, yamux.ErrTimeout) { // our own deadline
+		return nil, ctxErr(ctx, peer)
+	}
+	l.fail(err)
+	return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(err))
+}
+
+// localCall runs a call to this node's own name, copying the values through
+// the codec as a remote call would.
+func (n *Node) localCall(ctx context.Context, module, function string, args []any) (any, error) {
+	b, err := Encode(nil, args)
+	if err != nil {
+		return nil, fmt.Errorf("calling %s.%s: %w", module, function, err)
+	}
+	v, err := Decode(b)
+	if err != nil {
+		return nil, err
+	}
+	a, _ := v.([]any)
+	req := request{module: module, function: function, args: a}
+	if d, ok := ctx.Deadline(); ok {
+		req.timeout = time.Until(d)
+	}
+	res, err := n.serve(n.name, req)
+	if err != nil {
+		return nil, remoteError(n.name, err)
+	}
+	b, err = Encode(nil, res)
+	if err != nil {
+		return nil, remoteError(n.name, fmt.Errorf("the result cannot be sent: %w", err))
+	}
+	return Decode(b)
+}

@@ -1,0 +1,99 @@
+package cluster
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// NoNode is the name of a node that was started without -sname or -name.
+const NoNode Atom = "nonode@nohost"
+
+// maxNameLen bounds a node name on the wire and in the port mapper.
+const maxNameLen = 255
+
+// ShortHostname is this machine's host name up to the first dot, as -sname uses it.
+func ShortHostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	if i := strings.IndexByte(h, '.'); i > 0 {
+		h = h[:i]
+	}
+	return h
+}
+
+// LongHostname is this machine's fully qualified host name as -name uses it:
+// the host name if it has a dot, else the first name the resolver gives for it
+// that has one, else the plain host name.
+func LongHostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	if strings.Contains(h, ".") {
+		return h
+	}
+	if cname, err := net.LookupCNAME(h); err == nil {
+		cname = strings.TrimSuffix(cname, ".")
+		if strings.HasPrefix(cname, h+".") {
+			return cname
+		}
+	}
+	return h
+}
+
+// MakeName builds a full node name from what -sname or -name was given: a
+// bare name gets this host's short (or, with long set, fully qualified) name.
+func MakeName(name string, long bool) (Atom, error) {
+	if name == "" {
+		return "", fmt.Errorf("making a node name: empty name: %w", ErrBadName)
+	}
+	if !strings.Contains(name, "@") {
+		host := ShortHostname()
+		if long {
+			host = LongHostname()
+		}
+		name += "@" + host
+	}
+	if _, _, err := SplitName(Atom(name)); err != nil {
+		return "", err
+	}
+	return Atom(name), nil
+}
+
+// SplitName splits a node name into its name and host parts, checking both.
+func SplitName(node Atom) (name, host string, err error) {
+	s := string(node)
+	i := strings.IndexByte(s, '@')
+	if i <= 0 || i == len(s)-1 || strings.Count(s, "@") != 1 || len(s) > maxNameLen {
+		return "", "", fmt.Errorf("%q is not name@host: %w", s, ErrBadName)
+	}
+	name, host = s[:i], s[i+1:]
+	for _, r := range name {
+		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "", "", fmt.Errorf("%q: the name part may hold letters, digits, _ and - only: %w", s, ErrBadName)
+		}
+	}
+	for _, r := range host {
+		if !(r == '_' || r == '-' || r == '.' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return "", "", fmt.Errorf("%q: bad host part: %w", s, ErrBadName)
+		}
+	}
+	return name, host, nil
+}
+
+// isLocalHost reports whether host names this machine, so that its port
+// mapper and nodes are reached on the loopback address.
+func isLocalHost(host string) bool {
+	if host == "localhost" || host == "127.0.0.1" || host == "::1" {
+		return true
+	}
+	h, err := os.Hostname()
+	if err != nil {
+		return false
+	}
+	return strings.EqualFold(host, h) || strings.EqualFold(host, ShortHostname()) || strings.EqualFold(host, LongHostname())
+}

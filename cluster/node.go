@@ -1,0 +1,537 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// DefaultMapperPort is the port mapper's port, the same as Erlang's epmd.
+const DefaultMapperPort = 4369
+
+// Config configures a Node. Start from DefaultConfig and change what you need.
+type Config struct {
+	// Name is the node's full name, "gandalf@host" (see MakeName). Empty
+	// starts a node that is not distributed: NoNode, with no listener and
+	// no port mapper registration.
+	Name Atom
+	// LongNames is true for a node named with -name (a fully qualified
+	// host). Short-name and long-name nodes refuse each other.
+	LongNames bool
+	// Hidden nodes are not passed on to the nodes they connect to.
+	Hidden bool
+	// Cookie is the shared secret the handshake proves. Required for a
+	// distributed node.
+	Cookie string
+	// ListenAddr is where the node accepts links: ":0" (every interface,
+	// an ephemeral port) by default.
+	ListenAddr string
+	// MapperPort is the port mapper's port on every host.
+	MapperPort int
+	// HandshakeTimeout bounds a whole connection handshake and a port
+	// mapper exchange.
+	HandshakeTimeout time.Duration
+	// CallTimeout applies to a Call whose context has no deadline.
+	CallTimeout time.Duration
+	// TickTime is how long a silent link may go before it is declared
+	// down: keepalive pings go out every third of it.
+	TickTime time.Duration
+	// MaxFrameSize bounds one encoded request or reply.
+	MaxFrameSize int
+	// Handler runs the calls other nodes make; nil answers every call with
+	// ErrUnknownModule.
+	Handler Handler
+	// Logf receives one line per notable event (a refused connection, a
+	// link going down). Nil uses the standard logger.
+	Logf func(format string, args ...any)
+}
+
+// DefaultConfig returns a Config with every default filled in, for a node
+// that is not yet named.
+func DefaultConfig() *Config {
+	return &Config{
+		ListenAddr:       ":0",
+		MapperPort:       DefaultMapperPort,
+		HandshakeTimeout: 5 * time.Second,
+		CallTimeout:      30 * time.Second,
+		TickTime:         15 * time.Second,
+		MaxFrameSize:     64 << 20,
+	}
+}
+
+// Verify checks a Config, as yamux.VerifyConfig does.
+func (c *Config) Verify() error {
+	if c.Name != "" {
+		if _, _, err := SplitName(c.Name); err != nil {
+			return err
+		}
+		if c.Cookie == "" {
+			return errors.New("a distributed node needs a cookie")
+		}
+	}
+	if c.MapperPort <= 0 || c.MapperPort > 65535 {
+		return fmt.Errorf("port mapper port %d out of range", c.MapperPort)
+	}
+	if c.HandshakeTimeout <= 0 || c.CallTimeout <= 0 || c.TickTime <= 0 {
+		return errors.New("timeouts must be positive")
+	}
+	if c.MaxFrameSize < 1024 {
+		return errors.New("MaxFrameSize must be at least 1024")
+	}
+	return nil
+}
+
+// Node is one named member of a cluster: it listens for links from other
+// nodes, registers its name with the port mapper, and calls and serves calls
+// over those links. A Node is safe for concurrent use.
+type Node struct {
+	cfg    Config
+	name   Atom
+	alive  string
+	cookie atomic.Pointer[string]
+
+	ln  net.Listener
+	reg atomic.Pointer[Registration]
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine the node started
+
+	mu       sync.Mutex
+	links    map[Atom]*link
+	dialing  map[Atom]*dialing
+	changed  chan struct{} // closed and replaced whenever links changes
+	watchers map[int]func(peer Atom, up bool, reason error)
+	nextW    int
+	closed   bool
+}
+
+type dialing struct {
+	done chan struct{}
+	link *link
+	err  error
+}
+
+// Start starts a node: it listens on cfg.ListenAddr and registers the name
+// with the port mapper on this host. When no port mapper answers the error
+// wraps the dial error (errors.Is(err, syscall.ECONNREFUSED) holds), so the
+// caller can start one and try again.
+func Start(ctx context.Context, cfg *Config) (*Node, error) {
+	c := *cfg
+	if c.ListenAddr == "" {
+		c.ListenAddr = ":0"
+	}
+	if err := c.Verify(); err != nil {
+		return nil, fmt.Errorf("starting a node: %w", err)
+	}
+	n := &Node{
+		cfg:      c,
+		name:     c.Name,
+		links:    map[Atom]*link{},
+		dialing:  map[Atom]*dialing{},
+		changed:  make(chan struct{}),
+		watchers: map[int]func(Atom, bool, error){},
+	}
+	n.cookie.Store(&c.Cookie)
+	n.ctx, n.cancel = context.WithCancel(context.Background())
+	if c.Name == "" {
+		n.name = NoNode
+		return n, nil
+	}
+	n.alive, _, _ = SplitName(c.Name)
+	ln, err := net.Listen("tcp", c.ListenAddr)
+	if err != nil {
+		n.cancel()
+		return nil, fmt.Errorf("starting node %s: %w", c.Name, err)
+	}
+	n.ln = ln
+	rctx, cancel := context.WithTimeout(ctx, c.HandshakeTimeout)
+	reg, err := RegisterNode(rctx, n.mapperAddr(), n.alive, n.Port(), c.Hidden)
+	cancel()
+	if err != nil {
+		ln.Close()
+		n.cancel()
+		if errors.Is(err, ErrNameTaken) {
+			return nil, fmt.Errorf("starting node %s: the name %s is already in use on this host: %w", c.Name, n.alive, err)
+		}
+		return nil, fmt.Errorf("starting node %s: %w", c.Name, err)
+	}
+	n.reg.Store(reg)
+	n.wg.Add(2)
+	go n.acceptLoop()
+	go n.keepRegistered()
+	return n, nil
+}
+
+// Name is the node's name, NoNode when it is not distributed.
+func (n *Node) Name() Atom { return n.name }
+
+// Distributed reports whether the node has a name and can reach others.
+func (n *Node) Distributed() bool { return n.ln != nil }
+
+// Addr is the address the node listens on, nil when not distributed.
+func (n *Node) Addr() net.Addr {
+	if n.ln == nil {
+		return nil
+	}
+	return n.ln.Addr()
+}
+
+// Port is the TCP port the node listens on, 0 when not distributed.
+func (n *Node) Port() int {
+	if a, ok := n.Addr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
+// Cookie returns the node's current cookie.
+func (n *Node) Cookie() string { return *n.cookie.Load() }
+
+// SetCookie changes the cookie used for links made from now on.
+func (n *Node) SetCookie(c string) { n.cookie.Store(&c) }
+
+// Config returns a copy of the node's configuration.
+func (n *Node) Config() Config { return n.cfg }
+
+func (n *Node) flags() byte {
+	var f byte
+	if n.cfg.LongNames {
+		f |= flagLongNames
+	}
+	if n.cfg.Hidden {
+		f |= flagHidden
+	}
+	return f
+}
+
+func (n *Node) logf(format string, args ...any) {
+	if n.cfg.Logf != nil {
+		n.cfg.Logf(format, args...)
+		return
+	}
+	log.Printf(format, args...)
+}
+
+func (n *Node) mapperAddr() string {
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.cfg.MapperPort))
+}
+
+// keepRegistered registers the name again when the port mapper connection
+// is lost (the mapper was restarted), until the node closes.
+func (n *Node) keepRegistered() {
+	defer n.wg.Done()
+	for {
+		reg := n.reg.Load()
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-reg.Done():
+		}
+		n.logf("lost the port mapper connection; registering %s again when a port mapper is back", n.name)
+		t := time.NewTicker(time.Second)
+		for {
+			select {
+			case <-n.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
+			r, err := RegisterNode(ctx, n.mapperAddr(), n.alive, n.Port(), n.cfg.Hidden)
+			cancel()
+			if err == nil {
+				n.reg.Store(r)
+				n.logf("registered %s with the port mapper again", n.name)
+				break
+			}
+		}
+		t.Stop()
+	}
+}
+
+// Nodes lists the nodes this node has a link to, sorted.
+func (n *Node) Nodes() []Atom {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]Atom, 0, len(n.links))
+	for p, l := range n.links {
+		if !l.hidden {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Watch calls f whenever a link to another node comes up or goes down
+// (reason says why it went down). It returns a function that stops it. f
+// runs on the node's own goroutines: it must not block.
+func (n *Node) Watch(f func(peer Atom, up bool, reason error)) (stop func()) {
+	n.mu.Lock()
+	id := n.nextW
+	n.nextW++
+	n.watchers[id] = f
+	n.mu.Unlock()
+	return func() {
+		n.mu.Lock()
+		delete(n.watchers, id)
+		n.mu.Unlock()
+	}
+}
+
+func (n *Node) notify(peer Atom, up bool, reason error) {
+	n.mu.Lock()
+	ws := make([]func(Atom, bool, error), 0, len(n.watchers))
+	for _, w := range n.watchers {
+		ws = append(ws, w)
+	}
+	n.mu.Unlock()
+	for _, w := range ws {
+		w(peer, up, reason)
+	}
+}
+
+// Connect makes sure there is a link to peer, making one if needed.
+func (n *Node) Connect(ctx context.Context, peer Atom) error {
+	_, err := n.link(ctx, peer)
+	return err
+}
+
+// Ping connects to peer if needed and checks the link with a round trip,
+// like net_adm:ping.
+func (n *Node) Ping(ctx context.Context, peer Atom) error {
+	if peer == n.name {
+		return nil
+	}
+	l, err := n.link(ctx, peer)
+	if err != nil {
+		return err
+	}
+	if _, err := l.sess.Ping(); err != nil {
+		l.fail(err)
+		return fmt.Errorf("pinging %s: %w", peer, netErr(err))
+	}
+	return nil
+}
+
+// Disconnect drops the link to peer, if any.
+func (n *Node) Disconnect(peer Atom) {
+	n.mu.Lock()
+	l := n.links[peer]
+	n.mu.Unlock()
+	if l != nil {
+		l.close(errors.New("disconnected"))
+	}
+}
+
+// link returns the link to peer, dialling it when there is none.
+func (n *Node) link(ctx context.Context, peer Atom) (*link, error) {
+	if !n.Distributed() {
+		return nil, ErrNotDistributed
+	}
+	if _, _, err := SplitName(peer); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if l := n.links[peer]; l != nil {
+		n.mu.Unlock()
+		return l, nil
+	}
+	d := n.dialing[peer]
+	if d == nil {
+		d = &dialing{done: make(chan struct{})}
+		n.dialing[peer] = d
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			l, err := n.dial(peer)
+			n.mu.Lock()
+			delete(n.dialing, peer)
+			d.link, d.err = l, err
+			n.mu.Unlock()
+			close(d.done)
+		}()
+	}
+	n.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.link, d.err
+	case <-ctx.Done():
+		return nil, ctxErr(ctx, peer)
+	}
+}
+
+// ctxErr says why a call ended early: its deadline (ErrTimeout) or a cancel.
+func ctxErr(ctx context.Context, peer Atom) error {
+	if ctx.Err() == nil || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no answer from %s in time: %w", peer, ErrTimeout)
+	}
+	return fmt.Errorf("call to %s: %w", peer, ctx.Err())
+}
+
+// dial makes a link to peer: a port mapper lookup, a TCP connection and the
+// handshake.
+func (n *Node) dial(peer Atom) (*link, error) {
+	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
+	defer cancel()
+	alive, host, _ := SplitName(peer)
+	ip := host
+	if isLocalHost(host) {
+		ip = "127.0.0.1"
+	}
+	mapper := net.JoinHostPort(ip, strconv.Itoa(n.cfg.MapperPort))
+	e, err := LookupNode(ctx, mapper, alive)
+	if err != nil {
+		if errors.Is(err, ErrUnknownNode) {
+			return nil, fmt.Errorf("connecting to %s: no node %s on %s: %w", peer, alive, host, ErrUnknownNode)
+		}
+		return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
+	}
+	if e.Extra != "gsh" {
+		return nil, fmt.Errorf("connecting to %s: it is not a gsh node (an Erlang node?): %w", peer, ErrProtocol)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(e.Port)))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
+	}
+	them, err := n.clientHandshake(conn, peer)
+	if errors.Is(err, errDuplicate) {
+		conn.Close()
+		return n.awaitLink(ctx, peer)
+	}
+	if err != nil {
+		conn.Close()
+		if errors.Is(err, ErrAuth) {
+			return nil, fmt.Errorf("connecting to %s: %w", peer, ErrAuth)
+		}
+		return nil, fmt.Errorf("connecting to %s: %w", peer, err)
+	}
+	l, err := n.addLink(conn, them, true)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// awaitLink waits for the link that peer is making to this node.
+func (n *Node) awaitLink(ctx context.Context, peer Atom) (*link, error) {
+	for {
+		n.mu.Lock()
+		l, ch := n.links[peer], n.changed
+		n.mu.Unlock()
+		if l != nil {
+			return l, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("connecting to %s: the link it was making did not come: %w", peer, ErrNodeDown)
+		}
+	}
+}
+
+func (n *Node) acceptLoop() {
+	defer n.wg.Done()
+	var delay time.Duration
+	for {
+		conn, err := n.ln.Accept()
+		if err != nil {
+			if n.ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			n.logf("node %s stopped accepting links: %v", n.name, err)
+			return
+		}
+		delay = 0
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.accept(conn)
+		}()
+	}
+}
+
+// accept runs the handshake for a connection another node made.
+func (n *Node) accept(conn net.Conn) {
+	them, err := n.serverHandshake(conn)
+	if err != nil {
+		who := "a peer"
+		if them.name != "" {
+			who = "a node calling itself " + string(them.name)
+		}
+		n.logf("refused a connection from %s at %s: %v", who, conn.RemoteAddr(), err)
+		conn.Close()
+		return
+	}
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		conn.Close()
+		return
+	}
+	if n.dialing[them.name] != nil && n.name < them.name {
+		// Both sides are connecting at once: the link made by the node with
+		// the smaller name wins, and this one is ours.
+		n.mu.Unlock()
+		conn.Write([]byte{statusDuplicate})
+		conn.Close()
+		return
+	}
+	n.mu.Unlock()
+	if _, err := conn.Write([]byte{statusOK}); err != nil {
+		conn.Close()
+		return
+	}
+	conn.SetDeadline(time.Time{})
+	if _, err := n.addLink(conn, them, false); err != nil {
+		conn.Close()
+	}
+}
+
+// Close drops the port mapper registration and every link, then waits for
+// the node's goroutines. Safe to call more than once.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	if n.closed {
+		n.mu.Unlock()
+		return nil
+	}
+	n.closed = true
+	links := make([]*link, 0, len(n.links))
+	for _, l := range n.links {
+		links = append(links, l)
+	}
+	n.mu.Unlock()
+	n.cancel()
+	if n.ln != nil {
+		n.ln.Close()
+	}
+	if r := n.reg.Load(); r != nil {
+		r.Close()
+	}
+	for _, l := range links {
+		l.close(ErrClosed)
+	}
+	n.wg.Wait()
+	return nil
+}
