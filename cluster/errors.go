@@ -58,24 +58,27 @@ var (
 	ErrClosed = errors.New("node closed")
 )
 
-// errorKinds names each sentinel on the wire. The names are part of the
-// protocol: never change one.
-var errorKinds = map[string]error{
-	"nodedown":     ErrNodeDown,
-	"unknown_node": ErrUnknownNode,
-	"auth":         ErrAuth,
-	"nonode":       ErrNotDistributed,
-	"name_type":    ErrNameType,
-	"badname":      ErrBadName,
-	"name_taken":   ErrNameTaken,
-	"undef_module": ErrUnknownModule,
-	"undef":        ErrUnknownFunction,
-	"badarg":       ErrBadArgs,
-	"panic":        ErrPanic,
-	"timeout":      ErrTimeout,
-	"protocol":     ErrProtocol,
-	"too_large":    ErrTooLarge,
-	"closed":       ErrClosed,
+// errorKinds names each sentinel on the wire, in the order ErrorKind tries
+// them. The names are part of the protocol: never change one.
+var errorKinds = []struct {
+	kind string
+	err  error
+}{
+	{"nodedown", ErrNodeDown},
+	{"unknown_node", ErrUnknownNode},
+	{"auth", ErrAuth},
+	{"nonode", ErrNotDistributed},
+	{"name_type", ErrNameType},
+	{"badname", ErrBadName},
+	{"name_taken", ErrNameTaken},
+	{"undef_module", ErrUnknownModule},
+	{"undef", ErrUnknownFunction},
+	{"badarg", ErrBadArgs},
+	{"timeout", ErrTimeout},
+	{"protocol", ErrProtocol},
+	{"too_large", ErrTooLarge},
+	{"closed", ErrClosed},
+	{"panic", ErrPanic},
 }
 
 // ErrorKind returns the wire name of the first sentinel that err matches, or
@@ -84,9 +87,9 @@ func ErrorKind(err error) string {
 	if errors.Is(err, context.DeadlineExceeded) {
 		return "timeout"
 	}
-	for k, s := range errorKinds {
-		if errors.Is(err, s) {
-			return k
+	for _, k := range errorKinds {
+		if errors.Is(err, k.err) {
+			return k.kind
 		}
 	}
 	return "error"
@@ -108,7 +111,14 @@ func (e *RemoteError) Error() string {
 
 // Unwrap returns the sentinel that the remote error's kind names, so that
 // errors.Is(err, cluster.ErrPanic) holds for a remote panic.
-func (e *RemoteError) Unwrap() error { return errorKinds[e.Kind] }
+func (e *RemoteError) Unwrap() error {
+	for _, k := range errorKinds {
+		if k.kind == e.Kind {
+			return k.err
+		}
+	}
+	return nil
+}
 
 // Atom is a symbolic constant, as Erlang has them: node names, true/false
 // answers such as pong and pang, and undefined. An Atom keeps its type across

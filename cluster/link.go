@@ -34,6 +34,9 @@ type link struct {
 	mu   sync.Mutex
 	idle []*callStream
 
+	sigOnce sync.Once
+	sig     *sigWriter
+
 	once sync.Once
 	err  error // why the link closed, set before done is closed
 	done chan struct{}
@@ -80,6 +83,24 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 	go l.acceptStreams()
 	go l.watch()
 	n.notify(l.peer, true, nil)
+	if !l.hidden && !n.cfg.Hidden {
+		n.nodeFound(l.peer)
+		// Tell the peer of the nodes we know, so that it connects to them
+		// too and the cluster becomes a full mesh, as Erlang's default is.
+		if peers := n.Nodes(); len(peers) > 1 {
+			list := make([]any, 0, len(peers))
+			for _, p := range peers {
+				if p != l.peer {
+					list = append(list, p)
+				}
+			}
+			n.wg.Add(1)
+			go func() {
+				defer n.wg.Done()
+				l.signals().write([]any{opNodes, list})
+			}()
+		}
+	}
 	return l, nil
 }
 
@@ -106,6 +127,7 @@ func (l *link) watch() {
 			n.logf("node %s down: %v", l.peer, l.err)
 		}
 		n.notify(l.peer, false, l.err)
+		n.nodeLost(l.peer)
 	}
 }
 
@@ -155,6 +177,8 @@ func (l *link) serveStream(s *yamux.Stream) {
 	switch kind {
 	case streamCall:
 		l.serveCalls(s, br)
+	case streamSignal:
+		l.serveSignals(br)
 	default:
 		l.n.logf("node %s opened a stream of unknown kind %d: closing the link", l.peer, kind)
 		l.close(fmt.Errorf("unknown stream kind %d: %w", kind, ErrProtocol))
@@ -227,6 +251,9 @@ func parseRequest(v any) (request, bool) {
 
 // serve runs one request with the Handler, turning a panic into an error.
 func (n *Node) serve(from Atom, req request) (result any, err error) {
+	if req.module == spawnModule && from != n.name {
+		return n.serveSpawn(from, req.args)
+	}
 	if n.cfg.Handler == nil {
 		return nil, fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule)
 	}

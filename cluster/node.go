@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math/rand/v2"
 	"net"
 	"slices"
 	"strconv"
@@ -111,7 +112,15 @@ type Node struct {
 	watchers map[int]func(peer Atom, up bool, reason error)
 	nextW    int
 	closed   bool
+
+	ptOnce    sync.Once
+	pt        *processTable
+	exitHooks []func(*Process)
+	creationV uint32
 }
+
+// creation tells this run of the node from an earlier one of the same name.
+func (n *Node) creation() uint32 { return n.creationV }
 
 type dialing struct {
 	done chan struct{}
@@ -140,6 +149,9 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		watchers: map[int]func(Atom, bool, error){},
 	}
 	n.cookie.Store(&c.Cookie)
+	for n.creationV == 0 {
+		n.creationV = rand.Uint32()
+	}
 	n.ctx, n.cancel = context.WithCancel(context.Background())
 	if c.Name == "" {
 		n.name = NoNode
@@ -395,7 +407,7 @@ func (n *Node) dial(peer Atom) (*link, error) {
 	e, err := LookupNode(ctx, mapper, alive)
 	if err != nil {
 		if errors.Is(err, ErrUnknownNode) {
-			return nil, fmt.Errorf("connecting to %s: no node %s on %s: %w", peer, alive, host, ErrUnknownNode)
+			return nil, fmt.Errorf("connecting to %s: %w: no node %s is registered on %s (%w)", peer, ErrNodeDown, alive, host, ErrUnknownNode)
 		}
 		return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
 	}

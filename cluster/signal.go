@@ -1,0 +1,378 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/hashicorp/yamux"
+)
+
+// Signals between processes on two nodes travel, in order, on one stream
+// per direction (kind streamSignal) that the sending node opens on first
+// use. Each is a frame holding one wire value: []any{op, ...}.
+const (
+	opSend      = 1 // to Pid|string, msg
+	opLink      = 2 // from, to
+	opUnlink    = 3 // from, to
+	opExit      = 4 // from, to, reason
+	opMonitor   = 5 // watcher, target, ref id
+	opDemonitor = 6 // target, ref id
+	opDown      = 7 // watcher, ref id, pid, reason
+	opNodes     = 8 // the sender's visible nodes, for transitive connections
+	opCast      = 9 // module, function, args
+
+	streamSignal = 'M'
+)
+
+// maxPendingSignals bounds the bytes of signals waiting to be written to one
+// link; a sender waits while it is over.
+const maxPendingSignals = 8 << 20
+
+// sigWriter batches signal frames: senders append frames to a buffer and
+// wake the link's flusher goroutine, which writes whatever has gathered in
+// one write; frames that come while a write is under way go out together in
+// the next one, so one sender can go on while the network works.
+type sigWriter struct {
+	l     *link
+	mu    sync.Mutex
+	cond  sync.Cond // signalled when the buffer is taken by the flusher
+	kick  chan struct{}
+	s     *yamux.Stream
+	buf   []byte
+	spare []byte
+	err   error
+}
+
+func (l *link) signals() *sigWriter {
+	l.sigOnce.Do(func() {
+		w := &sigWriter{l: l, kick: make(chan struct{}, 1)}
+		w.cond.L = &w.mu
+		l.sig = w
+	})
+	return l.sig
+}
+
+// write frames v and queues it, in order after the frames written before.
+func (w *sigWriter) write(v any) error {
+	w.mu.Lock()
+	for w.err == nil && len(w.buf) > maxPendingSignals {
+		w.cond.Wait()
+	}
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	if w.s == nil {
+		s, err := w.l.sess.OpenStream()
+		if err != nil {
+			w.err = fmt.Errorf("opening the signal stream to %s: %w", w.l.peer, netErr(err))
+			w.mu.Unlock()
+			return w.err
+		}
+		w.s = s
+		w.buf = append(w.buf, streamSignal)
+		n := w.l.n
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			w.flush()
+		}()
+	}
+	start := len(w.buf)
+	w.buf = append(w.buf, 0, 0, 0, 0)
+	out, err := Encode(w.buf, v)
+	if err != nil {
+		w.buf = w.buf[:start]
+		w.mu.Unlock()
+		return err
+	}
+	size := len(out) - start - 4
+	if size > w.l.n.cfg.MaxFrameSize {
+		w.buf = out[:start]
+		w.mu.Unlock()
+		return fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
+	}
+	binary.BigEndian.PutUint32(out[start:], uint32(size))
+	w.buf = out
+	w.mu.Unlock()
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// flush writes what senders queue until the link ends.
+func (w *sigWriter) flush() {
+	defer w.s.Close()
+	for {
+		select {
+		case <-w.kick:
+		case <-w.l.done:
+			w.mu.Lock()
+			if w.err == nil {
+				w.err = fmt.Errorf("sending to %s: %w", w.l.peer, netErr(w.l.err))
+			}
+			w.cond.Broadcast()
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Lock()
+		b := w.buf
+		w.buf = w.spare[:0]
+		w.cond.Broadcast()
+		w.mu.Unlock()
+		if len(b) == 0 {
+			continue
+		}
+		_, err := w.s.Write(b)
+		w.mu.Lock()
+		if cap(b) <= 1<<20 {
+			w.spare = b[:0]
+		}
+		if err != nil && w.err == nil {
+			w.err = fmt.Errorf("sending to %s: %w", w.l.peer, netErr(err))
+			w.cond.Broadcast()
+		}
+		w.mu.Unlock()
+		if err != nil {
+			w.l.fail(err)
+			return
+		}
+	}
+}
+
+// signal sends one signal frame to peer, connecting first when needed for
+// the signals a process sends on purpose (messages, links, monitors); the
+// ones the system sends when something ends go only over a link that exists.
+func (n *Node) signal(peer Atom, frame []any) error {
+	if !n.Distributed() {
+		return ErrNotDistributed
+	}
+	switch frame[0] {
+	case opExit, opDown, opDemonitor, opUnlink:
+		n.mu.Lock()
+		l := n.links[peer]
+		n.mu.Unlock()
+		if l == nil {
+			return fmt.Errorf("no link to %s: %w", peer, ErrNodeDown)
+		}
+		return l.signals().write(frame)
+	}
+	n.mu.Lock()
+	l := n.links[peer]
+	n.mu.Unlock()
+	if l == nil {
+		ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
+		defer cancel()
+		var err error
+		if l, err = n.link(ctx, peer); err != nil {
+			return err
+		}
+	}
+	return l.signals().write(frame)
+}
+
+// serveSignals applies the signals the peer sends, in order.
+func (l *link) serveSignals(br *bufio.Reader) {
+	n := l.n
+	var buf []byte
+	for {
+		frame, err := readFrame(br, n.cfg.MaxFrameSize, buf)
+		if err != nil {
+			if !isClosedErr(err) {
+				n.logf("bad signal frame from %s: %v", l.peer, err)
+				l.close(err)
+			}
+			return
+		}
+		if cap(frame) <= 64<<10 {
+			buf = frame
+		}
+		v, err := Decode(frame)
+		if err != nil {
+			n.logf("bad signal from %s: %v", l.peer, err)
+			l.close(err)
+			return
+		}
+		if err := l.apply(v); err != nil {
+			n.logf("bad signal from %s: %v", l.peer, err)
+			l.close(err)
+			return
+		}
+	}
+}
+
+var errBadSignal = fmt.Errorf("malformed signal: %w", ErrProtocol)
+
+func (l *link) apply(v any) error {
+	n := l.n
+	a, ok := v.([]any)
+	if !ok || len(a) == 0 {
+		return errBadSignal
+	}
+	op, _ := a[0].(int)
+	pid := func(i int) (Pid, bool) {
+		if i >= len(a) {
+			return Pid{}, false
+		}
+		p, ok := a[i].(Pid)
+		return p, ok
+	}
+	id := func(i int) (uint64, bool) {
+		if i >= len(a) {
+			return 0, false
+		}
+		k, ok := a[i].(int)
+		return uint64(k), ok && k >= 0
+	}
+	switch op {
+	case opSend:
+		if len(a) != 3 {
+			return errBadSignal
+		}
+		switch to := a[1].(type) {
+		case Pid:
+			if p := n.process(to); p != nil {
+				p.Deliver(a[2])
+			}
+		case string:
+			n.sendName(to, a[2])
+		default:
+			return errBadSignal
+		}
+	case opLink:
+		from, ok1 := pid(1)
+		to, ok2 := pid(2)
+		if !ok1 || !ok2 || from.Node != l.peer {
+			return errBadSignal
+		}
+		if p := n.process(to); p == nil || !p.addLink(from) {
+			n.exitSignal(to, from, NoProc, true)
+		}
+	case opUnlink:
+		from, ok1 := pid(1)
+		to, ok2 := pid(2)
+		if !ok1 || !ok2 {
+			return errBadSignal
+		}
+		if p := n.process(to); p != nil {
+			p.mu.Lock()
+			delete(p.links, from)
+			p.mu.Unlock()
+		}
+	case opExit:
+		from, ok1 := pid(1)
+		to, ok2 := pid(2)
+		if !ok1 || !ok2 || len(a) != 4 {
+			return errBadSignal
+		}
+		n.exitSignal(from, to, a[3], true)
+	case opMonitor:
+		watcher, ok1 := pid(1)
+		target, ok2 := pid(2)
+		ref, ok3 := id(3)
+		if !ok1 || !ok2 || !ok3 || watcher.Node != l.peer {
+			return errBadSignal
+		}
+		r := Ref{Node: watcher.Node, ID: ref}
+		if p := n.process(target); p == nil || !p.addWatcher(r, watcher) {
+			n.deliverDown(watcher, r, target, NoProc)
+		}
+	case opDemonitor:
+		target, ok1 := pid(1)
+		ref, ok2 := id(2)
+		if !ok1 || !ok2 {
+			return errBadSignal
+		}
+		if p := n.process(target); p != nil {
+			p.mu.Lock()
+			delete(p.watchers, Ref{Node: l.peer, ID: ref})
+			p.mu.Unlock()
+		}
+	case opDown:
+		watcher, ok1 := pid(1)
+		ref, ok2 := id(2)
+		target, ok3 := pid(3)
+		if !ok1 || !ok2 || !ok3 || len(a) != 5 {
+			return errBadSignal
+		}
+		n.deliverDown(watcher, Ref{Node: n.name, ID: ref}, target, a[4])
+	case opNodes:
+		if len(a) != 2 {
+			return errBadSignal
+		}
+		peers, _ := a[1].([]any)
+		for _, p := range peers {
+			if name, ok := p.(Atom); ok {
+				n.connectAsync(name)
+			}
+		}
+	case opCast:
+		if len(a) != 4 {
+			return errBadSignal
+		}
+		m, ok1 := a[1].(string)
+		f, ok2 := a[2].(string)
+		args, _ := a[3].([]any)
+		if !ok1 || !ok2 {
+			return errBadSignal
+		}
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			if _, err := n.serve(l.peer, request{module: m, function: f, args: args}); err != nil {
+				n.logf("rpc.cast %s.%s from %s failed: %v", m, f, l.peer, err)
+			}
+		}()
+	default:
+		return fmt.Errorf("unknown signal %d: %w", op, ErrProtocol)
+	}
+	return nil
+}
+
+// connectAsync connects to a node another node told us of, unless there is
+// a link already; failures are only logged.
+func (n *Node) connectAsync(peer Atom) {
+	if peer == n.name || n.cfg.Hidden {
+		return
+	}
+	n.mu.Lock()
+	_, linked := n.links[peer]
+	closed := n.closed
+	n.mu.Unlock()
+	if linked || closed {
+		return
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
+		defer cancel()
+		if err := n.Connect(ctx, peer); err != nil && !errors.Is(err, ErrClosed) {
+			n.logf("could not connect to %s, which a peer knows: %v", peer, err)
+		}
+	}()
+}
+
+// Cast runs module.function(args...) on peer without waiting for it
+// (rpc:cast): the call goes in order with other signals to that node.
+func (n *Node) Cast(peer Atom, module, function string, args ...any) error {
+	if args == nil {
+		args = []any{}
+	}
+	if peer == n.name {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.serve(n.name, request{module: module, function: function, args: args})
+		}()
+		return nil
+	}
+	return n.signal(peer, []any{opCast, module, function, args})
+}

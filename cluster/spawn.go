@@ -1,0 +1,107 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+)
+
+// spawnModule is the reserved module name of remote spawn requests.
+const spawnModule = "$spawn"
+
+// SpawnCall starts module.function(args...) as a process on this node,
+// through the node's Handler, and returns it. When link is not nil the new
+// process is linked to it before it runs. A process that ends with an error
+// or a panic logs one line and exits with that reason.
+func (n *Node) SpawnCall(from Atom, module, function string, args []any, link *Pid) *Process {
+	p := n.NewProcess()
+	p.SetWhat(module + "." + function)
+	if link != nil {
+		p.Link(*link)
+	}
+	go p.run(n.callBody(from, module, function, args))
+	return p
+}
+
+// SpawnRemote starts module.function(args...) as a process on peer (this
+// node too) and returns its pid; with link set the new process is linked to
+// that pid (spawn_link).
+func (n *Node) SpawnRemote(ctx context.Context, peer Atom, module, function string, args []any, link *Pid) (Pid, error) {
+	if args == nil {
+		args = []any{}
+	}
+	if peer == n.name {
+		return n.SpawnCall(n.name, module, function, args, link).Pid(), nil
+	}
+	var l any
+	if link != nil {
+		l = *link
+	}
+	v, err := n.Call(ctx, peer, spawnModule, "spawn", module, function, args, l)
+	if err != nil {
+		return Pid{}, err
+	}
+	pid, ok := v.(Pid)
+	if !ok {
+		return Pid{}, fmt.Errorf("spawn on %s answered %T: %w", peer, v, ErrProtocol)
+	}
+	if link != nil {
+		// The remote side linked the new process to ours; record our half.
+		if p := n.process(*link); p != nil {
+			p.mu.Lock()
+			if !p.dead {
+				p.links[pid] = struct{}{}
+			}
+			p.mu.Unlock()
+		}
+	}
+	return pid, nil
+}
+
+// serveSpawn answers a remote spawn request.
+func (n *Node) serveSpawn(from Atom, args []any) (any, error) {
+	if len(args) != 4 {
+		return nil, fmt.Errorf("spawn request with %d arguments: %w", len(args), ErrProtocol)
+	}
+	m, ok1 := args[0].(string)
+	f, ok2 := args[1].(string)
+	a, ok3 := args[2].([]any)
+	if !ok1 || !ok2 || !ok3 {
+		return nil, fmt.Errorf("malformed spawn request: %w", ErrProtocol)
+	}
+	var link *Pid
+	if l, ok := args[3].(Pid); ok {
+		if l.Node != from {
+			return nil, fmt.Errorf("spawn request links a process of another node: %w", ErrBadArgs)
+		}
+		link = &l
+	}
+	p := n.NewProcess()
+	p.SetWhat(m + "." + f)
+	if link != nil {
+		p.mu.Lock()
+		p.links[*link] = struct{}{}
+		p.mu.Unlock()
+	}
+	go p.run(n.callBody(from, m, f, a))
+	return p.pid, nil
+}
+
+// callBody is the body of a process that runs module.function(args...)
+// through the Handler.
+func (n *Node) callBody(from Atom, module, function string, args []any) func(*Process) {
+	return func(p *Process) {
+		if n.cfg.Handler == nil {
+			panic(fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule))
+		}
+		_, err := n.cfg.Handler.HandleCall(p.ctx, from, module, function, args)
+		if err == nil {
+			return
+		}
+		var ee *ExitError
+		if !errors.As(err, &ee) && !errors.Is(err, context.Canceled) {
+			n.logf("process %v (%s.%s) ended: %v", p.pid, module, function, err)
+		}
+		panic(err)
+	}
+}
