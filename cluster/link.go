@@ -251,8 +251,13 @@ func parseRequest(v any) (request, bool) {
 
 // serve runs one request with the Handler, turning a panic into an error.
 func (n *Node) serve(from Atom, req request) (result any, err error) {
-	if req.module == spawnModule && from != n.name {
-		return n.serveSpawn(from, req.args)
+	switch req.module {
+	case spawnModule:
+		if from != n.name {
+			return n.serveSpawn(from, req.args)
+		}
+	case globalModule:
+		return n.serveGlobal(req.function, req.args)
 	}
 	if n.cfg.Handler == nil {
 		return nil, fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule)

@@ -116,6 +116,8 @@ type Node struct {
 	ptOnce    sync.Once
 	pt        *processTable
 	exitHooks []func(*Process)
+	gOnce     sync.Once
+	g         *globalTable
 	creationV uint32
 }
 
@@ -176,6 +178,7 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		return nil, fmt.Errorf("starting node %s: %w", c.Name, err)
 	}
 	n.reg.Store(reg)
+	n.globals()
 	n.wg.Add(2)
 	go n.acceptLoop()
 	go n.keepRegistered()

@@ -376,3 +376,29 @@ func (n *Node) Cast(peer Atom, module, function string, args ...any) error {
 	}
 	return n.signal(peer, []any{opCast, module, function, args})
 }
+
+// MultiCall calls module.function(args...) on every node in nodes at once
+// (rpc:multicall) and returns the results of the nodes that answered, in the
+// order of nodes, and the nodes that failed.
+func (n *Node) MultiCall(ctx context.Context, nodes []Atom, module, function string, args ...any) (results []any, bad []Atom) {
+	res := make([]any, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for i, peer := range nodes {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			res[i], errs[i] = n.Call(ctx, peer, module, function, args...)
+		}()
+	}
+	wg.Wait()
+	results = []any{}
+	for i, err := range errs {
+		if err != nil {
+			bad = append(bad, nodes[i])
+			continue
+		}
+		results = append(results, res[i])
+	}
+	return results, bad
+}
