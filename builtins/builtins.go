@@ -1,0 +1,407 @@
+// Package builtins is what gsh's Go interpreter sees of the cluster: rpc.call,
+// kvs.*, net_adm.ping, node(), nodes() and the rest, as one interp.Exports
+// map under "path/pkg" keys (the shape of yaegi's stdlib.Symbols), and the
+// Handler that serves other nodes' rpc calls to this node's modules: the
+// builtins, the Go standard library and the functions defined at the prompt.
+package builtins
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+	"github.com/traefik/yaegi/stdlib"
+
+	"gsh/cluster"
+	"gsh/internal/interrupt"
+)
+
+// PathPrefix is the import path under which the builtin packages live:
+// "gsh/builtins" holds the unqualified names (node(), nodes(), help(), …) and
+// "gsh/builtins/rpc", "gsh/builtins/kvs", … the qualified ones.
+const PathPrefix = "gsh/builtins"
+
+// Env is one node's builtins: the node they act on and the hooks into the
+// program that runs them.
+type Env struct {
+	Node *cluster.Node
+	KVS  *KVS
+
+	// Out is where help() and other printing builtins write.
+	Out io.Writer
+	// Halt stops the node's program with an exit code (halt(), q()).
+	Halt func(code int)
+	// Context, if set, gives the context of the evaluation running on the
+	// calling goroutine, so that Ctrl-C interrupts a waiting rpc.call.
+	Context func() context.Context
+	// Lookup finds a function defined in the interpreter: module "main" for
+	// the prompt and scripts, or a loaded package's name.
+	Lookup func(module, function string) (reflect.Value, bool)
+	// Logf prints a line above the prompt.
+	Logf func(format string, args ...any)
+	// Format prints a value the way the prompt does (flush()).
+	Format func(v any) string
+	// LoadSource evaluates a Go source file's text in the interpreter and
+	// returns its package name (c() and nl() use it).
+	LoadSource func(name, src string) (string, error)
+	// Shell is the prompt's own process: self() outside any spawned process.
+	Shell *cluster.Process
+
+	procs   procs
+	asyncMu sync.Mutex
+	asyncs  map[int]chan asyncResult
+	asyncN  int
+
+	timeout   time.Duration
+	mu        sync.Mutex
+	modules   cluster.Modules // served to other nodes: kvs, erlang, init, net_adm
+	stdlibIdx map[string]string
+	docs      []Doc
+}
+
+// Doc describes one builtin for help().
+type Doc struct {
+	Name    string // as typed at the prompt: "rpc.call"
+	Sig     string // its Go signature
+	Summary string // one line
+	Detail  string // more, with an example
+}
+
+// New returns the builtins for node.
+func New(node *cluster.Node) *Env {
+	e := &Env{Node: node, KVS: NewKVS(node.Name()), Out: io.Discard, timeout: node.Config().CallTimeout}
+	e.procs.m = map[int64]*cluster.Process{}
+	e.asyncs = map[int]chan asyncResult{}
+	e.Shell = node.NewProcess()
+	e.Shell.SetWhat("shell")
+	e.stdlibIdx = stdlibIndex()
+	e.modules = cluster.Modules{
+		"kvs": {
+			"start":  reflect.ValueOf(e.KVS.Start),
+			"store":  reflect.ValueOf(e.KVS.Store),
+			"lookup": reflect.ValueOf(e.KVS.Lookup),
+		},
+		"erlang": {
+			"node":      reflect.ValueOf(e.node),
+			"nodes":     reflect.ValueOf(e.nodes),
+			"byte_size": reflect.ValueOf(func(b []byte) int { return len(b) }),
+			"length":    reflect.ValueOf(func(l []any) int { return len(l) }),
+		},
+		"net_adm": {"ping": reflect.ValueOf(e.ping)},
+		"init":    {"stop": reflect.ValueOf(e.stop)},
+		"code":    {"load_source": reflect.ValueOf(e.loadSource)},
+	}
+	return e
+}
+
+func (e *Env) ctx() context.Context {
+	if e.Context != nil {
+		if c := e.Context(); c != nil {
+			return c
+		}
+	}
+	return currentCtx()
+}
+
+func (e *Env) logf(format string, args ...any) {
+	if e.Logf != nil {
+		e.Logf(format, args...)
+		return
+	}
+	fmt.Fprintf(e.Out, format+"\n", args...)
+}
+
+// nodeName accepts a node name given as a string or an Atom.
+func nodeName(v any) (cluster.Atom, error) {
+	switch n := v.(type) {
+	case cluster.Atom:
+		return n, nil
+	case string:
+		return cluster.Atom(n), nil
+	}
+	return "", fmt.Errorf("a node name is a string like \"gandalf@host\", not %T: %w", v, cluster.ErrBadArgs)
+}
+
+func (e *Env) node() cluster.Atom { return e.Node.Name() }
+
+func (e *Env) nodes() []cluster.Atom { return e.Node.Nodes() }
+
+// Call is rpc.call: module.function(args...) on node.
+func (e *Env) Call(node any, module, function string, args ...any) (any, error) {
+	n, err := nodeName(node)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(e.ctx(), e.Timeout())
+	defer cancel()
+	return e.Node.Call(ctx, n, module, function, args...)
+}
+
+// Timeout is the rpc timeout in force.
+func (e *Env) Timeout() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.timeout
+}
+
+// SetTimeout changes the rpc timeout and returns the previous one.
+func (e *Env) SetTimeout(d time.Duration) time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.timeout
+	if d > 0 {
+		e.timeout = d
+	}
+	return old
+}
+
+// ping is net_adm.ping: pong when a link to node works, pang otherwise.
+func (e *Env) ping(node any) cluster.Atom {
+	n, err := nodeName(node)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(e.ctx(), e.Timeout())
+		err = e.Node.Ping(ctx, n)
+		cancel()
+	}
+	if err != nil {
+		e.logf("net_adm.ping(%v): %v", node, err)
+		return "pang"
+	}
+	return "pong"
+}
+
+func (e *Env) stop() bool {
+	if e.Halt != nil {
+		go e.Halt(0)
+	}
+	return true
+}
+
+func (e *Env) halt(code ...int) {
+	c := 0
+	if len(code) > 0 {
+		c = code[0]
+	}
+	if e.Halt != nil {
+		e.Halt(c)
+	}
+}
+
+// kvsLookup is kvs.lookup at the prompt: the value and whether it was found.
+func (e *Env) kvsLookup(key any) (any, bool) {
+	v, ok, err := e.KVS.Lookup(key)
+	if err != nil {
+		panic(err)
+	}
+	return v, ok
+}
+
+func (e *Env) kvsStore(key, value any) bool {
+	ok, err := e.KVS.Store(key, value)
+	if err != nil {
+		panic(err)
+	}
+	return ok
+}
+
+func (e *Env) kvsStart() bool {
+	ok, err := e.KVS.Start()
+	if err != nil {
+		panic(err)
+	}
+	return ok
+}
+
+// HandleCall serves other nodes' rpc calls: the builtin modules (kvs,
+// erlang, net_adm, init), then functions defined in the interpreter (module
+// "main" or a loaded package), then the Go standard library ("strings",
+// "os", or a full path such as "net/url").
+func (e *Env) HandleCall(ctx context.Context, from cluster.Atom, module, function string, args []any) (any, error) {
+	v, err := e.handleCall(ctx, from, module, function, args)
+	return wireValue(v), err
+}
+
+func (e *Env) handleCall(ctx context.Context, from cluster.Atom, module, function string, args []any) (any, error) {
+	if _, ok := e.modules[module]; ok {
+		return e.modules.HandleCall(ctx, from, module, function, args)
+	}
+	if e.Lookup != nil {
+		if fn, ok := e.Lookup(module, function); ok {
+			return e.invokeInterpreted(ctx, fn, args)
+		}
+		if module == "main" {
+			return nil, fmt.Errorf("no function %s defined on %s: %w", function, e.Node.Name(), cluster.ErrUnknownFunction)
+		}
+	}
+	key, ok := e.stdlibIdx[module]
+	if !ok {
+		return nil, fmt.Errorf("no module %q on %s: %w", module, e.Node.Name(), cluster.ErrUnknownModule)
+	}
+	fn, ok := stdlib.Symbols[key][function]
+	if !ok || fn.Kind() != reflect.Func {
+		return nil, fmt.Errorf("no function %s.%s on %s: %w", module, function, e.Node.Name(), cluster.ErrUnknownFunction)
+	}
+	return cluster.Invoke(ctx, fn, args)
+}
+
+// invokeInterpreted calls a function defined in the interpreter on behalf
+// of another node: inside the process that serves a remote spawn, or else in
+// a process of its own for the call, so that self() and receive() work. The
+// call stops at its deadline or when its process is killed, even in an
+// endless loop.
+func (e *Env) invokeInterpreted(ctx context.Context, fn reflect.Value, args []any) (any, error) {
+	p, ok := cluster.ProcessOf(ctx)
+	if !ok {
+		p = e.Node.NewProcess()
+		p.SetWhat("rpc call")
+		defer p.Exit(cluster.Normal)
+	}
+	unbind := e.procs.bind(p)
+	defer unbind()
+	stop := interrupt.Watch(ctx)
+	defer stop()
+	return cluster.Invoke(ctx, fn, args)
+}
+
+// stdlibIndex maps a package's import path, and its name when no other
+// package has it, to its stdlib.Symbols key.
+func stdlibIndex() map[string]string {
+	idx := map[string]string{}
+	byName := map[string][]string{}
+	for k := range stdlib.Symbols {
+		i := strings.LastIndexByte(k, '/')
+		path, name := k[:i], k[i+1:]
+		idx[path] = k
+		byName[name] = append(byName[name], k)
+	}
+	for name, ks := range byName {
+		if len(ks) == 1 {
+			if _, taken := idx[name]; !taken {
+				idx[name] = ks[0]
+			}
+		}
+	}
+	return idx
+}
+
+// Docs lists every builtin, sorted by name.
+func (e *Env) Docs() []Doc {
+	ds := append([]Doc(nil), docs...)
+	sort.Slice(ds, func(i, j int) bool { return ds[i].Name < ds[j].Name })
+	return ds
+}
+
+// Symbols returns the builtins as yaegi exports: "gsh/builtins/builtins"
+// for the unqualified names (a prompt dot-imports it) and one package per
+// qualified prefix ("gsh/builtins/rpc/rpc", …).
+func (e *Env) Symbols() interp.Exports {
+	v := reflect.ValueOf
+	return interp.Exports{
+		PathPrefix + "/builtins": {
+			"node":       v(e.node),
+			"nodes":      v(e.nodes),
+			"get_cookie": v(func() string { return e.Node.Cookie() }),
+			"set_cookie": v(func(c string) bool { e.Node.SetCookie(c); return true }),
+			"halt":       v(e.halt),
+			"q":          v(func() { e.halt(0) }),
+			"help":       v(e.help),
+			"Atom":       v((*cluster.Atom)(nil)),
+			"Pid":        v((*cluster.Pid)(nil)),
+			"Ref":        v((*cluster.Ref)(nil)),
+			"Down":       v((*cluster.Down)(nil)),
+			"Exit":       v((*cluster.Exit)(nil)),
+			"NodeUp":     v((*cluster.NodeUp)(nil)),
+			"NodeDown":   v((*cluster.NodeDown)(nil)),
+			"Named":      v((*Named)(nil)),
+			"undefined":  v(cluster.Undefined),
+			"timeout":    v(Timeout),
+
+			"spawn":        v(e.spawn),
+			"spawn_link":   v(e.spawnLink),
+			"self":         v(func() cluster.Pid { return e.self().Pid() }),
+			"send":         v(e.send),
+			"receive":      v(e.receive),
+			"flush":        v(e.flush),
+			"register":     v(e.register),
+			"unregister":   v(e.unregister),
+			"whereis":      v(e.whereis),
+			"registered":   v(e.Node.Registered),
+			"monitor":      v(e.monitor),
+			"demonitor":    v(e.demonitor),
+			"link":         v(e.link),
+			"unlink":       v(e.unlink),
+			"exit":         v(e.exit),
+			"process_flag": v(e.processFlag),
+			"monitor_node": v(e.monitorNode),
+			"i":            v(e.processes),
+			"regs":         v(e.regs),
+			"at":           v(at),
+			"apply":        v(e.apply),
+			"c":            v(e.compile),
+			"nl":           v(e.netLoad),
+		},
+		PathPrefix + "/rpc/rpc": {
+			"call":        v(e.Call),
+			"cast":        v(e.cast),
+			"multicall":   v(e.multicall),
+			"async_call":  v(e.asyncCall),
+			"yield":       v(e.yield),
+			"set_timeout": v(e.SetTimeout),
+			"timeout":     v(e.Timeout),
+		},
+		PathPrefix + "/global/global": {
+			"register_name":    v(e.globalRegister),
+			"unregister_name":  v(e.globalUnregister),
+			"whereis_name":     v(e.globalWhereis),
+			"send":             v(e.globalSend),
+			"registered_names": v(e.Node.GlobalNames),
+		},
+		PathPrefix + "/net_kernel/net_kernel": {
+			"monitor_nodes": v(e.monitorNodes),
+			"connect_node":  v(e.connectNode),
+		},
+		PathPrefix + "/kvs/kvs": {
+			"start":  v(e.kvsStart),
+			"store":  v(e.kvsStore),
+			"lookup": v(e.kvsLookup),
+		},
+		PathPrefix + "/net_adm/net_adm": {
+			"ping": v(e.ping),
+		},
+		PathPrefix + "/erlang/erlang": {
+			"node":  v(e.node),
+			"nodes": v(e.nodes),
+		},
+	}
+}
+
+// Prelude is what a new interpreter evaluates so that the unqualified
+// builtins need no import.
+const Prelude = `import . "gsh/builtins"`
+
+// help prints every builtin, or one in full.
+func (e *Env) help(name ...string) {
+	if len(name) == 0 {
+		fmt.Fprintln(e.Out, "gsh builtins (help(\"name\") shows one in full):")
+		for _, d := range e.Docs() {
+			fmt.Fprintf(e.Out, "  %-22s %s\n", d.Name, d.Summary)
+		}
+		return
+	}
+	for _, d := range docs {
+		if d.Name == name[0] || strings.TrimSuffix(d.Name, "()") == name[0] {
+			fmt.Fprintf(e.Out, "%s\n    %s\n\n%s\n", d.Name, d.Sig, d.Summary)
+			if d.Detail != "" {
+				fmt.Fprintf(e.Out, "\n%s\n", d.Detail)
+			}
+			return
+		}
+	}
+	fmt.Fprintf(e.Out, "no builtin named %q: help() lists them\n", name[0])
+}

@@ -1,0 +1,97 @@
+package builtins
+
+// docs describes every builtin for help(); each entry's Name is what a user
+// types at the prompt.
+var docs = []Doc{
+	{"node", "func node() Atom", "this node's name (nonode@nohost when started without -sname/-name)", ""},
+	{"nodes", "func nodes() []Atom", "the nodes this node has a link to", ""},
+	{"get_cookie", "func get_cookie() string", "this node's cookie", ""},
+	{"set_cookie", "func set_cookie(cookie string) bool", "change the cookie for links made from now on", ""},
+	{"halt", "func halt(code ...int)", "stop this node at once with an exit code (0 by default)", ""},
+	{"q", "func q()", "stop this node cleanly", ""},
+	{"help", "func help(name ...string)", "list the builtins, or show one in full", `Example:
+    help("rpc.call")`},
+	{"rpc.call", "func rpc.call(node any, module, function string, args ...any) (any, error)",
+		"run module.function(args...) on node and return its result",
+		`The module is a builtin (kvs, erlang), a Go standard library package
+("strings", "os", "net/url"), "main" for functions defined at that node's
+prompt or by a script it ran, or a package it loaded. Arguments are converted
+to the function's parameter types. A function's error result comes back as an
+error; a (value, ok) pair comes back as the value, or undefined when not ok.
+Failures print as an error line and can be told apart in Go code with
+errors.Is against cluster.ErrNodeDown, ErrAuth, ErrUnknownNode,
+ErrUnknownModule, ErrUnknownFunction, ErrBadArgs, ErrPanic, ErrTimeout.
+
+Examples:
+    rpc.call("gandalf@host", "kvs", "lookup", "weather")
+    rpc.call("gandalf@host", "strings", "ToUpper", "hi")
+    rpc.call("gandalf@host", "main", "double", 21)`},
+	{"rpc.set_timeout", "func rpc.set_timeout(d time.Duration) time.Duration", "change the rpc timeout (30s at start); returns the old one", `Example:
+    rpc.set_timeout(5 * time.Second)`},
+	{"rpc.timeout", "func rpc.timeout() time.Duration", "the rpc timeout in force", ""},
+	{"kvs.start", "func kvs.start() bool", "start this node's name server (the book's kvs)", ""},
+	{"kvs.store", "func kvs.store(key, value any) bool", "keep value under key in this node's kvs", `Example:
+    kvs.store("weather", "fine")`},
+	{"kvs.lookup", "func kvs.lookup(key any) (any, bool)", "the value under key and whether there was one (prints undefined when not)", ""},
+	{"net_adm.ping", "func net_adm.ping(node any) Atom", "pong when node answers over a link, pang otherwise", `Example:
+    net_adm.ping("gandalf@host")`},
+	{"erlang.node", "func erlang.node() Atom", "this node's name; rpc.call(n, \"erlang\", \"node\") gives n's", ""},
+	{"erlang.nodes", "func erlang.nodes() []Atom", "the nodes this node has a link to", ""},
+	{"spawn", "func spawn(f any, args ...any) Pid", "start a process: spawn(f), spawn(module, function, args...), spawn(node, module, function, args...), spawn(node, f)",
+		`spawn(f) runs the function f as a process on this node and returns its pid.
+spawn(node, module, function, args...) runs module.function(args...) on node
+(Erlang's spawn/4); spawn(node, f) works for a function declared at the top
+level (func f() {...}) that node has too (defined there, or loaded with c/nl).
+A process ends when its function returns (reason normal), panics (the panic's
+message) or is killed; its monitors and links are told why.
+
+Example:
+    pid := spawn(func() { for { m := receive(); fmt.Println("got", m) } })
+    send(pid, "hello")`},
+	{"spawn_link", "func spawn_link(f any, args ...any) Pid", "spawn, linked to the calling process", ""},
+	{"self", "func self() Pid", "the calling process's pid (at the prompt: the prompt's own process)", ""},
+	{"send", "func send(dest any, msg any) any", "send msg to a pid, a registered name, or at(name, node)", `Any wire value is a message: numbers, strings, []any, maps, pids.
+Example:
+    send(at("kvs", "gandalf@host"), []any{self(), "hi"})`},
+	{"receive", "func receive(opts ...any) any", "the next message; receive(500*time.Millisecond) gives timeout when none came; receive(match) takes the first message match accepts",
+		`Messages that match does not accept stay queued, in order.
+Examples:
+    m := receive()
+    m := receive(2 * time.Second)          // timeout after 2 s
+    m := receive(func(m any) bool { _, ok := m.(Down); return ok })`},
+	{"flush", "func flush()", "print and remove every message in the prompt's mailbox", ""},
+	{"register", "func register(name string, pid Pid) bool", "give a process a name on this node", ""},
+	{"unregister", "func unregister(name string) bool", "remove a registered name", ""},
+	{"whereis", "func whereis(name string) any", "the pid registered under name, or undefined", ""},
+	{"registered", "func registered() []string", "the registered names on this node", ""},
+	{"at", "func at(name string, node any) Name", "a registered name on a node, for send (Erlang's {Name, Node})", ""},
+	{"monitor", "func monitor(pid Pid) Ref", "deliver a Down message (with the reason) when pid ends, or at once if it is gone", ""},
+	{"demonitor", "func demonitor(ref Ref) bool", "stop a monitor", ""},
+	{"link", "func link(pid Pid) bool", "link the calling process with pid: when one ends abnormally, so does the other", ""},
+	{"unlink", "func unlink(pid Pid) bool", "remove a link", ""},
+	{"exit", "func exit(args ...any) bool", "exit(reason) ends the calling process; exit(pid, reason) sends pid an exit signal", ""},
+	{"process_flag", "func process_flag(flag string, value bool) bool", "process_flag(\"trap_exit\", true): exit signals arrive as Exit messages", ""},
+	{"monitor_node", "func monitor_node(node any, on bool) bool", "deliver NodeDown when the link to node is lost", ""},
+	{"net_kernel.monitor_nodes", "func net_kernel.monitor_nodes(on bool) bool", "deliver NodeUp / NodeDown for every node", ""},
+	{"net_kernel.connect_node", "func net_kernel.connect_node(node any) bool", "make a link to node", ""},
+	{"i", "func i()", "list this node's processes: pid, name, current function, mailbox length", ""},
+	{"regs", "func regs()", "list the registered names", ""},
+	{"c", "func c(path string) (Atom, error)", "load a Go source file into this node; its package becomes a module rpc.call and spawn can name", `Loading it again replaces its functions for new calls.
+Example:
+    c("scripts/dist_demo.go")`},
+	{"nl", "func nl(path string) ([]Atom, error)", "load a Go source file on this node and every connected node", ""},
+	{"rpc.cast", "func rpc.cast(node any, module, function string, args ...any) bool", "run module.function(args...) on node without waiting", ""},
+	{"rpc.multicall", "func rpc.multicall(nodes any, module, function string, args ...any) ([]any, []Atom)", "call every node at once: the results, and the nodes that failed", `Example:
+    rpc.multicall(nodes(), "erlang", "node")`},
+	{"rpc.async_call", "func rpc.async_call(node any, module, function string, args ...any) int", "start a call; rpc.yield(key) waits for its result", ""},
+	{"rpc.yield", "func rpc.yield(key int) (any, error)", "the result of an async_call", ""},
+	{"global.register_name", "func global.register_name(name string, pid Pid) (bool, error)", "one name, one pid, on every connected node; fails when taken",
+		`A name is released when its process ends or its node is lost. When two
+nodes that each registered the same name meet, the registration of the node
+whose name sorts first wins; the loser's process gets a GlobalConflict message.`},
+	{"global.unregister_name", "func global.unregister_name(name string) bool", "release a global name", ""},
+	{"global.whereis_name", "func global.whereis_name(name string) any", "the pid of a global name, or undefined", ""},
+	{"global.send", "func global.send(name string, msg any) any", "send to the process of a global name", ""},
+	{"global.registered_names", "func global.registered_names() []string", "every global name", ""},
+	{"apply", "func apply(module, function string, args ...any) any", "run module.function(args...) here, as a call from another node would; an error comes back as the value", ""},
+}
