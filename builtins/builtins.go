@@ -276,6 +276,9 @@ func stdlibIndex() map[string]string {
 	byName := map[string][]string{}
 	for k := range stdlib.Symbols {
 		i := strings.LastIndexByte(k, '/')
+		if i <= 0 {
+			continue
+		}
 		path, name := k[:i], k[i+1:]
 		idx[path] = k
 		byName[name] = append(byName[name], k)

@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/chzyer/readline"
+	"github.com/traefik/yaegi/interp"
+
+	"gsh/builtins"
+	"gsh/cluster"
+	"gsh/shell"
+)
+
+// exitError carries halt(code)'s code out of run.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+type options struct {
+	sname, name, cookie string
+	mapperPort          int
+	port                int
+	addr                string
+	hidden              bool
+	eval                string
+	noshell             bool
+	portmapper          bool
+	tick                time.Duration
+	script              string
+	args                []string
+}
+
+const usageText = `usage: gsh [flags] [file.gsh [args...]]
+
+gsh is Erlang's distributed shell in Go: a named node with a Go prompt.
+Without a file it opens the prompt; with one it runs the file's statements and
+exits (0 when all went well).
+
+Flags:
+`
+
+const envText = `
+Environment:
+  GSH_COOKIE      the cookie, when -setcookie is not given
+                  (else ~/.gsh.cookie, created on first use)
+  GSH_EPMD_PORT   the port mapper's port (default 4369), when -epmd_port is not given
+  HOME            where ~/.gsh.cookie and ~/.gsh_history live
+`
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("gsh", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.sname, "sname", "", "start a distributed node with a short name: `NAME` (or NAME@HOST)")
+	fs.StringVar(&o.name, "name", "", "start a distributed node with a long name: `NAME` or NAME@HOST.DOMAIN")
+	fs.StringVar(&o.cookie, "setcookie", "", "the `COOKIE` that nodes must share (ps shows it: GSH_COOKIE or ~/.gsh.cookie are safer)")
+	fs.IntVar(&o.mapperPort, "epmd_port", 0, "the port mapper's `PORT` (default $GSH_EPMD_PORT, else 4369)")
+	fs.IntVar(&o.port, "port", 0, "listen for links on this `PORT` (default: an ephemeral one)")
+	fs.StringVar(&o.addr, "addr", "", "listen for links on this `ADDRESS` only (default: every interface)")
+	fs.BoolVar(&o.hidden, "hidden", false, "a hidden node: not passed on to the nodes it connects to")
+	fs.StringVar(&o.eval, "eval", "", "evaluate `EXPR` and exit (with -noshell: keep running after it)")
+	fs.BoolVar(&o.noshell, "noshell", false, "no prompt: keep the node running until halt() or a signal")
+	fs.BoolVar(&o.portmapper, "portmapper", false, "run only the port mapper (as epmd does), in the foreground")
+	fs.DurationVar(&o.tick, "ticktime", 15*time.Second, "declare a silent link down after this `DURATION`")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, envText)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w (gsh --help lists the flags)", err)
+	}
+	if o.sname != "" && o.name != "" {
+		return nil, errors.New("give -sname or -name, not both")
+	}
+	if rest := fs.Args(); len(rest) > 0 {
+		o.script, o.args = rest[0], rest[1:]
+	}
+	if o.mapperPort == 0 {
+		o.mapperPort = cluster.DefaultMapperPort
+		if p := os.Getenv("GSH_EPMD_PORT"); p != "" {
+			v, err := strconv.Atoi(p)
+			if err != nil || v <= 0 || v > 65535 {
+				return nil, fmt.Errorf("GSH_EPMD_PORT=%q is not a port number", p)
+			}
+			o.mapperPort = v
+		}
+	}
+	return o, nil
+}
+
+// run is gsh: it parses args, starts the node and runs the prompt, a
+// script, or -eval, until the input ends or halt() is called.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if o.portmapper {
+		return runPortMapper(ctx, o, stderr)
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var exitCode atomic.Int32
+	halt := func(code int) {
+		exitCode.Store(int32(code))
+		cancel()
+	}
+
+	// Log lines go above the prompt once the shell runs.
+	log.SetOutput(io.Discard) // the interpreter logs what it also returns as an error
+	var logMu sync.Mutex
+	logf := func(format string, args ...any) {
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(stderr, "=INFO= "+format+"\n", args...)
+	}
+	var sh atomic.Pointer[shell.Shell]
+	nodeLog := func(format string, args ...any) {
+		if s := sh.Load(); s != nil {
+			s.Logf(format, args...)
+			return
+		}
+		logf(format, args...)
+	}
+
+	var handler atomic.Pointer[builtins.Env]
+	node, err := startNode(ctx, o, stderr, nodeLog, cluster.HandlerFunc(
+		func(ctx context.Context, from cluster.Atom, m, f string, a []any) (any, error) {
+			e := handler.Load()
+			if e == nil {
+				return nil, fmt.Errorf("node is starting: %w", cluster.ErrUnknownModule)
+			}
+			return e.HandleCall(ctx, from, m, f, a)
+		}))
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+
+	env := builtins.New(node)
+	env.Out = stdout
+	env.Halt = halt
+	env.Logf = nodeLog
+	in, err := shell.NewInterp(shell.Options{
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Exports: []interp.Exports{env.Symbols()},
+		Prelude: []string{builtins.Prelude},
+	})
+	if err != nil {
+		return err
+	}
+	env.Lookup = func(module, function string) (reflect.Value, bool) {
+		if module == "main" {
+			return in.Func(function)
+		}
+		return in.Func(module + "." + function)
+	}
+	handler.Store(env)
+
+	interactive := false
+	if f, ok := stdin.(*os.File); ok && o.script == "" && o.eval == "" && !o.noshell {
+		interactive = readline.IsTerminal(int(f.Fd()))
+	}
+	err = func() error {
+		switch {
+		case o.eval != "":
+			s := shell.New(shell.Config{Interp: in, In: strings.NewReader(o.eval), Out: stdout, Err: stderr, Name: "-eval"})
+			if err := s.Run(ctx); err != nil {
+				return err
+			}
+			if o.noshell {
+				<-ctx.Done()
+			}
+			return nil
+		case o.noshell:
+			<-ctx.Done()
+			return nil
+		case o.script != "":
+			f, err := os.Open(o.script)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			s := shell.New(shell.Config{Interp: in, In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script)})
+			return s.Run(ctx)
+		}
+		home, _ := os.UserHomeDir()
+		prompt := func(n int) string { return fmt.Sprintf("(%s)%d> ", node.Name(), n) }
+		s := shell.New(shell.Config{
+			Interp:      in,
+			In:          stdin,
+			Out:         stdout,
+			Err:         stderr,
+			Interactive: interactive,
+			Prompt:      prompt,
+			HistoryFile: filepath.Join(home, ".gsh_history"),
+			// Input piped in is a session: an error is shown and the
+			// session goes on, as at the prompt. A script file stops.
+			OnError: func(error) bool { return true },
+		})
+		sh.Store(s)
+		defer sh.Store(nil)
+		return s.Run(ctx)
+	}()
+	var ie *shell.InputError
+	if errors.As(err, &ie) {
+		return exitError(1) // the shell printed it already
+	}
+	if err != nil {
+		return err
+	}
+	if c := exitCode.Load(); c != 0 {
+		return exitError(c)
+	}
+	return nil
+}
+
+// startNode starts the node the flags describe. When no port mapper answers,
+// it starts one in the background as a detached gsh, as erl starts epmd.
+func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(string, ...any), h cluster.Handler) (*cluster.Node, error) {
+	cfg := cluster.DefaultConfig()
+	cfg.MapperPort = o.mapperPort
+	cfg.Handler = h
+	cfg.Logf = logf
+	cfg.Hidden = o.hidden
+	cfg.TickTime = o.tick
+	cfg.ListenAddr = net.JoinHostPort(o.addr, strconv.Itoa(o.port))
+	if o.sname == "" && o.name == "" {
+		return cluster.Start(ctx, cfg)
+	}
+	var err error
+	if o.name != "" {
+		cfg.LongNames = true
+		cfg.Name, err = cluster.MakeName(o.name, true)
+	} else {
+		cfg.Name, err = cluster.MakeName(o.sname, false)
+		if err == nil {
+			if _, host, _ := cluster.SplitName(cfg.Name); strings.Contains(host, ".") {
+				err = fmt.Errorf("-sname %s: a short name's host has no dots (use -name for %s)", o.sname, host)
+			}
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	cfg.Cookie, err = cookie(o, stderr)
+	if err != nil {
+		return nil, err
+	}
+	n, err := cluster.Start(ctx, cfg)
+	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+		return n, err
+	}
+	if err := spawnPortMapper(o.mapperPort); err != nil {
+		return nil, fmt.Errorf("starting a port mapper: %w", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err = cluster.Start(ctx, cfg)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
+			return n, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// cookie picks the cookie: -setcookie, else GSH_COOKIE, else ~/.gsh.cookie.
+func cookie(o *options, stderr io.Writer) (string, error) {
+	if o.cookie != "" {
+		return o.cookie, nil
+	}
+	if c := os.Getenv("GSH_COOKIE"); c != "" {
+		return c, nil
+	}
+	return cluster.ReadCookieFile(cluster.DefaultCookiePath())
+}
+
+// spawnPortMapper starts "gsh -portmapper" detached from this process.
+func spawnPortMapper(port int) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(exe, "-portmapper", "-epmd_port", strconv.Itoa(port))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	return cmd.Process.Release()
+}
+
+// runPortMapper serves the port mapper on every interface until ctx ends.
+func runPortMapper(ctx context.Context, o *options, stderr io.Writer) error {
+	m := cluster.NewPortMapper()
+	m.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "gsh portmapper: "+format+"\n", args...) }
+	ln, err := listenMapper(o.mapperPort)
+	if err != nil {
+		return fmt.Errorf("port mapper: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+		m.Close()
+		<-done
+		return nil
+	case err := <-done:
+		if errors.Is(err, cluster.ErrPortMapperClosed) {
+			return nil
+		}
+		return err
+	}
+}
+
+func listenMapper(port int) (net.Listener, error) {
+	return net.Listen("tcp", ":"+strconv.Itoa(port))
+}
