@@ -76,7 +76,7 @@ type Doc struct {
 // New returns the builtins for node.
 func New(node *cluster.Node) *Env {
 	e := &Env{Node: node, KVS: NewKVS(node.Name()), Out: io.Discard, timeout: node.Config().CallTimeout}
-	e.procs.m = map[int64]*cluster.Process{}
+	e.procs.m = map[uintptr]*cluster.Process{}
 	e.asyncs = map[int]chan asyncResult{}
 	e.Shell = node.NewProcess()
 	e.Shell.SetWhat("shell")
@@ -228,16 +228,14 @@ func (e *Env) HandleCall(ctx context.Context, from cluster.Atom, module, functio
 }
 
 func (e *Env) handleCall(ctx context.Context, from cluster.Atom, module, function string, args []any) (any, error) {
+	if fn, ok := e.lookup(module, function); ok {
+		return e.invokeInterpreted(ctx, fn, args)
+	}
 	if _, ok := e.modules[module]; ok {
 		return e.modules.HandleCall(ctx, from, module, function, args)
 	}
-	if e.Lookup != nil {
-		if fn, ok := e.Lookup(module, function); ok {
-			return e.invokeInterpreted(ctx, fn, args)
-		}
-		if module == "main" {
-			return nil, fmt.Errorf("no function %s defined on %s: %w", function, e.Node.Name(), cluster.ErrUnknownFunction)
-		}
+	if module == "main" {
+		return nil, fmt.Errorf("no function %s defined on %s: %w", function, e.Node.Name(), cluster.ErrUnknownFunction)
 	}
 	key, ok := e.stdlibIdx[module]
 	if !ok {
@@ -248,6 +246,23 @@ func (e *Env) handleCall(ctx context.Context, from cluster.Atom, module, functio
 		return nil, fmt.Errorf("no function %s.%s on %s: %w", module, function, e.Node.Name(), cluster.ErrUnknownFunction)
 	}
 	return cluster.Invoke(ctx, fn, args)
+}
+
+// lookup finds a function defined in the interpreter: module "main" for the
+// prompt and scripts, else a loaded package, which stands in for a builtin
+// module of the same name. A lower-case function name also finds its
+// exported spelling (store finds Store), as Erlang's names are lower case.
+func (e *Env) lookup(module, function string) (reflect.Value, bool) {
+	if e.Lookup == nil || function == "" {
+		return reflect.Value{}, false
+	}
+	if fn, ok := e.Lookup(module, function); ok {
+		return fn, true
+	}
+	if c := function[0]; c >= 'a' && c <= 'z' {
+		return e.Lookup(module, string(c-'a'+'A')+function[1:])
+	}
+	return reflect.Value{}, false
 }
 
 // invokeInterpreted calls a function defined in the interpreter on behalf

@@ -2,6 +2,7 @@ package builtins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"sort"
@@ -27,11 +28,11 @@ type Named struct {
 // procs maps the goroutines that run processes to their process.
 type procs struct {
 	mu sync.RWMutex
-	m  map[int64]*cluster.Process
+	m  map[uintptr]*cluster.Process
 }
 
 func (ps *procs) bind(p *cluster.Process) (unbind func()) {
-	g := interrupt.GoroutineID()
+	g := interrupt.GoroutineKey()
 	ps.mu.Lock()
 	ps.m[g] = p
 	ps.mu.Unlock()
@@ -43,7 +44,7 @@ func (ps *procs) bind(p *cluster.Process) (unbind func()) {
 }
 
 func (ps *procs) current() (*cluster.Process, bool) {
-	g := interrupt.GoroutineID()
+	g := interrupt.GoroutineKey()
 	ps.mu.RLock()
 	defer ps.mu.RUnlock()
 	p, ok := ps.m[g]
@@ -130,13 +131,23 @@ func (e *Env) crashReason(p *cluster.Process, r any) any {
 		if ee, ok := cause.(*cluster.ExitError); ok {
 			return ee.Reason
 		}
+		return cluster.Atom("shutdown") // the node is closing
 	}
 	msg := fmt.Sprint(r)
+	var reason any = msg
 	if err, ok := r.(error); ok {
-		msg = err.Error()
+		msg, reason = err.Error(), err.Error()
+		var pe *cluster.PanicError
+		if errors.As(err, &pe) {
+			reason = fmt.Sprint(pe.Value)
+		}
+		var ee *cluster.ExitError
+		if errors.As(err, &ee) { // exit(reason)
+			return ee.Reason
+		}
 	}
 	e.logf("process %v (%s) crashed: %s", p.Pid(), p.Info().What, msg)
-	return msg
+	return reason
 }
 
 // spawn starts a process: spawn(f, args...) here; spawn(module, function,

@@ -18,7 +18,7 @@ import (
 //	client → server  hello:     "GSH1" | flags u8 | len u8 | name | nonce [32]
 //	server → client  challenge: status u8 (0) | flags u8 | len u8 | name | nonce [32] | proof [32]
 //	                 or a refusal: status u8 (≠0) | len u16 | message
-//	client → server  answer:    proof [32], or abortAuth u8 when the server's proof was wrong
+//	client → server  answer:    status u8 (0) | proof [32], or abortAuth u8 when the server's proof was wrong
 //	server → client  verdict:   status u8: 0 ok, statusAuth, statusDuplicate
 //
 // proof = HMAC-SHA256(cookie, role | client nonce | server nonce | client name | server name),
@@ -176,7 +176,8 @@ func (n *Node) clientHandshake(conn net.Conn, peer Atom) (hello, error) {
 		conn.Write([]byte{abortAuth}) // let the other side log it; never send our proof then
 		return hello{}, fmt.Errorf("connecting to %s: %w", peer, ErrAuth)
 	}
-	if _, err := conn.Write(proof(cookie, "gsh-client", me.nonce[:], them.nonce[:], n.name, them.name)); err != nil {
+	answer := append([]byte{statusOK}, proof(cookie, "gsh-client", me.nonce[:], them.nonce[:], n.name, them.name)...)
+	if _, err := conn.Write(answer); err != nil {
 		return hello{}, fmt.Errorf("sending our proof: %w", netErr(err))
 	}
 	if _, err := io.ReadFull(conn, st[:]); err != nil {
@@ -243,13 +244,18 @@ func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
 		return them, fmt.Errorf("sending the challenge: %w", netErr(err))
 	}
 	var answer [proofLen]byte
-	if _, err := io.ReadFull(conn, answer[:1]); err != nil {
+	var st [1]byte
+	if _, err := io.ReadFull(conn, st[:]); err != nil {
 		return them, fmt.Errorf("reading the answer: %w", netErr(err))
 	}
-	if answer[0] == abortAuth {
+	switch st[0] {
+	case abortAuth:
 		return them, fmt.Errorf("%s rejected our cookie: %w", them.name, ErrAuth)
+	case statusOK:
+	default:
+		return them, fmt.Errorf("%s answered with status %d: %w", them.name, st[0], ErrProtocol)
 	}
-	if _, err := io.ReadFull(conn, answer[1:]); err != nil {
+	if _, err := io.ReadFull(conn, answer[:]); err != nil {
 		return them, fmt.Errorf("reading the answer: %w", netErr(err))
 	}
 	want := proof(cookie, "gsh-client", them.nonce[:], me.nonce[:], them.name, n.name)

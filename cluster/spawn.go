@@ -99,7 +99,7 @@ func (n *Node) callBody(from Atom, module, function string, args []any) func(*Pr
 			return
 		}
 		var ee *ExitError
-		if !errors.As(err, &ee) && !errors.Is(err, context.Canceled) {
+		if !errors.As(err, &ee) && !errors.Is(err, context.Canceled) && n.ctx.Err() == nil {
 			n.logf("process %v (%s.%s) ended: %v", p.pid, module, function, err)
 		}
 		panic(err)

@@ -1,0 +1,21 @@
+package interrupt
+
+import (
+	"reflect"
+
+	"github.com/traefik/yaegi/interp"
+)
+
+// Symbols exports this package to the interpreter, to be imported as
+// ImportDecl (import _gsh "gsh/internal/interrupt") by instrumented code.
+var Symbols = interp.Exports{
+	ImportPath + "/interrupt": {
+		"Tick":           reflect.ValueOf(Tick),
+		"Pending":        reflect.ValueOf(&Pending).Elem(),
+		"Go":             reflect.ValueOf(Go),
+		"Results":        reflect.ValueOf(Results),
+		"Sleep":          reflect.ValueOf(Sleep),
+		"Doomed":         reflect.ValueOf(Doomed),
+		"ErrInterrupted": reflect.ValueOf(&ErrInterrupted).Elem(),
+	},
+}

@@ -1,0 +1,374 @@
+package shell
+
+import (
+	"cmp"
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Limits of Format: longer collections and strings are cut, with a note of
+// what was left out.
+const (
+	MaxElems  = 100
+	MaxString = 4096
+	maxDepth  = 8
+)
+
+// Format returns how the prompt prints a value:
+//
+//   - nil as nil; a non-nil error as "** error: msg" on one line;
+//   - a string as it is at the top level, quoted inside collections;
+//     an Atom (any string type named Atom) bare everywhere: undefined, pong;
+//   - anything with a String method through it (pids print their own form);
+//   - []byte as []byte("…");
+//   - slices and arrays as [1, "a", true];
+//   - maps as {"a": 1, "b": 2}, keys sorted (numbers by value, strings and
+//     the rest by their text);
+//   - structs as {Name: "x", Age: 3}, pointers to them as &{…};
+//   - functions and channels as their type.
+//
+// Collections of more than MaxElems elements are cut with "… (N more)",
+// strings of more than MaxString bytes with "… (N more bytes)".
+func Format(v any) string {
+	if v == nil {
+		return "nil"
+	}
+	if err, ok := v.(error); ok && !isNilPtr(reflect.ValueOf(v)) {
+		return "** error: " + oneLine(safeError(err))
+	}
+	var b strings.Builder
+	formatValue(&b, reflect.ValueOf(v), true, 0)
+	return b.String()
+}
+
+// FormatResult returns how the prompt prints a result, "" for nothing:
+//
+//   - a quiet result prints only a non-nil error as its last value;
+//   - when the last value is a non-nil error, only the error line;
+//   - a trailing nil of several values is dropped (it was a nil error);
+//   - a (v, bool) pair prints v when true and undefined when false;
+//   - otherwise the values are joined by ", ".
+func FormatResult(r Result) string {
+	vals := r.Values
+	if len(vals) == 0 {
+		return ""
+	}
+	last := vals[len(vals)-1]
+	if err, ok := last.(error); ok && !isNilPtr(reflect.ValueOf(last)) {
+		return Format(err)
+	}
+	if r.Quiet {
+		return ""
+	}
+	if len(vals) > 1 && last == nil {
+		vals = vals[:len(vals)-1]
+	}
+	if len(vals) == 2 {
+		if ok, isBool := vals[1].(bool); isBool {
+			if ok {
+				return Format(vals[0])
+			}
+			return "undefined"
+		}
+	}
+	parts := make([]string, len(vals))
+	for k, v := range vals {
+		parts[k] = Format(v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func isNilPtr(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice, reflect.Func, reflect.Chan:
+		return v.IsNil()
+	}
+	return false
+}
+
+func safeError(err error) (s string) {
+	defer func() {
+		if r := recover(); r != nil {
+			s = fmt.Sprintf("%T (its Error method panicked: %v)", err, r)
+		}
+	}()
+	return err.Error()
+}
+
+var (
+	errorType    = reflect.TypeFor[error]()
+	stringerType = reflect.TypeFor[fmt.Stringer]()
+)
+
+// formatValue writes v; top is true for a value printed on its own.
+func formatValue(b *strings.Builder, v reflect.Value, top bool, depth int) {
+	if !v.IsValid() {
+		b.WriteString("nil")
+		return
+	}
+	if depth > maxDepth {
+		b.WriteString("…")
+		return
+	}
+	t := v.Type()
+	if t.Kind() == reflect.String && t.Name() == "Atom" {
+		b.WriteString(v.String())
+		return
+	}
+	if v.CanInterface() && t.Kind() != reflect.Interface {
+		if t.Implements(errorType) {
+			if isNilPtr(v) {
+				b.WriteString("nil")
+				return
+			}
+			err := v.Interface().(error)
+			if top {
+				b.WriteString("** error: " + oneLine(safeError(err)))
+			} else {
+				b.WriteString("error(" + strconv.Quote(safeError(err)) + ")")
+			}
+			return
+		}
+		if t.Implements(stringerType) {
+			if s, ok := callString(v); ok {
+				b.WriteString(s)
+				return
+			}
+		}
+	}
+	switch v.Kind() {
+	case reflect.Interface:
+		if v.IsNil() {
+			b.WriteString("nil")
+			return
+		}
+		formatValue(b, v.Elem(), top, depth)
+	case reflect.Pointer:
+		if v.IsNil() {
+			b.WriteString("nil")
+			return
+		}
+		switch v.Elem().Kind() {
+		case reflect.Struct, reflect.Array, reflect.Slice, reflect.Map:
+			b.WriteString("&")
+			formatValue(b, v.Elem(), false, depth+1)
+		default:
+			fmt.Fprintf(b, "(%s)(%#x)", t, v.Pointer())
+		}
+	case reflect.String:
+		formatString(b, v.String(), top)
+	case reflect.Slice:
+		if v.IsNil() && !top {
+			b.WriteString("nil")
+			return
+		}
+		if t.Elem().Kind() == reflect.Uint8 {
+			formatBytes(b, v.Bytes())
+			return
+		}
+		formatList(b, v, depth)
+	case reflect.Array:
+		formatList(b, v, depth)
+	case reflect.Map:
+		formatMap(b, v, depth)
+	case reflect.Struct:
+		formatStruct(b, v, depth)
+	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
+		if isNilPtr(v) {
+			b.WriteString("nil")
+			return
+		}
+		b.WriteString(t.String())
+	case reflect.Bool:
+		b.WriteString(strconv.FormatBool(v.Bool()))
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		b.WriteString(strconv.FormatInt(v.Int(), 10))
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		b.WriteString(strconv.FormatUint(v.Uint(), 10))
+	case reflect.Float32:
+		b.WriteString(strconv.FormatFloat(v.Float(), 'g', -1, 32))
+	case reflect.Float64:
+		b.WriteString(strconv.FormatFloat(v.Float(), 'g', -1, 64))
+	case reflect.Complex64, reflect.Complex128:
+		fmt.Fprint(b, v.Complex())
+	default:
+		fmt.Fprint(b, v)
+	}
+}
+
+func callString(v reflect.Value) (s string, ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			ok = false
+		}
+	}()
+	if isNilPtr(v) {
+		return "nil", true
+	}
+	return v.Interface().(fmt.Stringer).String(), true
+}
+
+func formatString(b *strings.Builder, s string, top bool) {
+	more := 0
+	if len(s) > MaxString {
+		more = len(s) - MaxString
+		s = s[:MaxString]
+		for len(s) > 0 && !utf8ValidEnd(s) {
+			s = s[:len(s)-1]
+			more++
+		}
+	}
+	if top {
+		b.WriteString(s)
+	} else {
+		b.WriteString(strconv.Quote(s))
+	}
+	if more > 0 {
+		fmt.Fprintf(b, "… (%d more bytes)", more)
+	}
+}
+
+// utf8ValidEnd reports whether s does not end in the middle of a character.
+func utf8ValidEnd(s string) bool {
+	for k := len(s) - 1; k >= 0 && k >= len(s)-4; k-- {
+		c := s[k]
+		if c < 0x80 {
+			return true
+		}
+		if c >= 0xC0 { // a leading byte: complete if enough follow
+			need := 2
+			switch {
+			case c >= 0xF0:
+				need = 4
+			case c >= 0xE0:
+				need = 3
+			}
+			return len(s)-k >= need
+		}
+	}
+	return true
+}
+
+func formatBytes(b *strings.Builder, p []byte) {
+	more := 0
+	if len(p) > MaxString {
+		more = len(p) - MaxString
+		p = p[:MaxString]
+	}
+	b.WriteString("[]byte(")
+	b.WriteString(strconv.Quote(string(p)))
+	b.WriteString(")")
+	if more > 0 {
+		fmt.Fprintf(b, "… (%d more bytes)", more)
+	}
+}
+
+func formatList(b *strings.Builder, v reflect.Value, depth int) {
+	n := v.Len()
+	b.WriteString("[")
+	for k := 0; k < n && k < MaxElems; k++ {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		formatValue(b, v.Index(k), false, depth+1)
+	}
+	if n > MaxElems {
+		fmt.Fprintf(b, ", … (%d more)", n-MaxElems)
+	}
+	b.WriteString("]")
+}
+
+func formatMap(b *strings.Builder, v reflect.Value, depth int) {
+	if v.IsNil() {
+		b.WriteString("nil")
+		return
+	}
+	type entry struct {
+		key  reflect.Value
+		text string
+	}
+	keys := make([]entry, 0, v.Len())
+	for _, k := range v.MapKeys() {
+		var kb strings.Builder
+		formatValue(&kb, k, false, depth+1)
+		keys = append(keys, entry{k, kb.String()})
+	}
+	slices.SortFunc(keys, func(a, b entry) int {
+		if c, ok := compareKeys(a.key, b.key); ok {
+			return c
+		}
+		return strings.Compare(a.text, b.text)
+	})
+	b.WriteString("{")
+	for k, e := range keys {
+		if k == MaxElems {
+			fmt.Fprintf(b, ", … (%d more)", len(keys)-MaxElems)
+			break
+		}
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(e.text)
+		b.WriteString(": ")
+		formatValue(b, v.MapIndex(e.key), false, depth+1)
+	}
+	b.WriteString("}")
+}
+
+// compareKeys orders numbers by value before strings as strings, before
+// the rest (which it leaves to the caller).
+func compareKeys(a, b reflect.Value) (int, bool) {
+	for a.Kind() == reflect.Interface && !a.IsNil() {
+		a = a.Elem()
+	}
+	for b.Kind() == reflect.Interface && !b.IsNil() {
+		b = b.Elem()
+	}
+	if ra, rb := keyRank(a), keyRank(b); ra != rb {
+		return cmp.Compare(ra, rb), true
+	}
+	switch {
+	case a.CanInt() && b.CanInt():
+		return cmp.Compare(a.Int(), b.Int()), true
+	case a.CanUint() && b.CanUint():
+		return cmp.Compare(a.Uint(), b.Uint()), true
+	case a.CanFloat() && b.CanFloat():
+		return cmp.Compare(a.Float(), b.Float()), true
+	case a.Kind() == reflect.String && b.Kind() == reflect.String:
+		return strings.Compare(a.String(), b.String()), true
+	}
+	return 0, false
+}
+
+func keyRank(v reflect.Value) int {
+	switch {
+	case v.CanInt(), v.CanUint(), v.CanFloat():
+		return 0
+	case v.Kind() == reflect.String:
+		return 1
+	}
+	return 2
+}
+
+func formatStruct(b *strings.Builder, v reflect.Value, depth int) {
+	t := v.Type()
+	b.WriteString("{")
+	for k := 0; k < t.NumField(); k++ {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		name := t.Field(k).Name
+		if t.Name() == "" && len(name) > 1 && name[0] == 'X' && name[1] >= 'a' && name[1] <= 'z' {
+			// An interpreted struct type: yaegi exports its unexported
+			// fields as X + name.
+			name = name[1:]
+		}
+		b.WriteString(name)
+		b.WriteString(": ")
+		formatValue(b, v.Field(k), false, depth+1)
+	}
+	b.WriteString("}")
+}

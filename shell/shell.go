@@ -1,0 +1,324 @@
+package shell
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/chzyer/readline"
+)
+
+// Config configures a Shell.
+type Config struct {
+	Interp *Interp
+	In     io.Reader
+	// Out gets the printed values and the error lines, in both modes, so
+	// that a transcript keeps them in order. Err gets Logf's lines in
+	// non-interactive mode.
+	Out, Err io.Writer
+	// Interactive: line editing (readline) with a prompt, history, Ctrl-C
+	// handling. Otherwise In is read line by line with no prompt and no
+	// terminal control sequences, so that gsh < session.gsh > out is clean.
+	Interactive bool
+	// Prompt returns the prompt for input number n, counted from 1, e.g.
+	// "(gandalf@vm)1> ". Nil means "n> ".
+	Prompt func(n int) string
+	// ContinuationPrompt is shown while an input is unfinished. Empty
+	// means ".. " right-aligned under the prompt.
+	ContinuationPrompt string
+	// HistoryFile keeps the interactive history (1000 lines at most, no
+	// consecutive duplicates). Empty means no history file.
+	HistoryFile string
+	// OnError is called with each failed input's error. In
+	// non-interactive mode, returning false stops Run (nil stops at the
+	// first error); in interactive mode the result is ignored.
+	OnError func(err error) bool
+	// Name is the source's name in non-interactive mode, for errors
+	// printed as "session.gsh:12: ** error: …". Empty means "input".
+	Name string
+}
+
+// Shell is the read-eval-print loop.
+type Shell struct {
+	cfg Config
+
+	mu sync.Mutex
+	rl *readline.Instance // while an interactive Run reads
+}
+
+// New returns a shell; Run starts it.
+func New(cfg Config) *Shell {
+	if cfg.Out == nil {
+		cfg.Out = io.Discard
+	}
+	if cfg.Err == nil {
+		cfg.Err = cfg.Out
+	}
+	if cfg.Prompt == nil {
+		cfg.Prompt = func(n int) string { return fmt.Sprintf("%d> ", n) }
+	}
+	if cfg.Name == "" {
+		cfg.Name = "input"
+	}
+	return &Shell{cfg: cfg}
+}
+
+// InputError is the error of a failed input in non-interactive mode.
+type InputError struct {
+	Name string // the source's name
+	Line int    // where the error is: the input's first line, or the line that a position points at
+	Err  error
+}
+
+func (e *InputError) Error() string {
+	return fmt.Sprintf("%s:%d: %s", e.Name, e.Line, errorText(e.Err))
+}
+func (e *InputError) Unwrap() error { return e.Err }
+
+// errorText is an error's message without the position that the shell
+// prints in front of it.
+func errorText(err error) string {
+	var ce *CompileError
+	if errors.As(err, &ce) {
+		return oneLine(ce.Msg)
+	}
+	return oneLine(err.Error())
+}
+
+// ErrorLine returns how the shell prints an error: "** error: msg".
+func ErrorLine(err error) string {
+	var ce *CompileError
+	if errors.As(err, &ce) && ce.File == "" {
+		return "** error: " + oneLine(ce.Error())
+	}
+	return "** error: " + oneLine(err.Error())
+}
+
+// Run reads, evaluates and prints until the end of input (Ctrl-D on an empty
+// line) or until ctx is cancelled, and then returns nil. In non-interactive
+// mode it stops at the first failing input (see Config.OnError) and returns
+// an *InputError naming its line.
+func (s *Shell) Run(ctx context.Context) error {
+	if s.cfg.Interactive {
+		return s.runInteractive(ctx)
+	}
+	return s.runBatch(ctx)
+}
+
+// Logf prints a line for another goroutine: above the prompt, without
+// tearing the line being typed, in interactive mode; on Err otherwise.
+func (s *Shell) Logf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if !strings.HasSuffix(msg, "\n") {
+		msg += "\n"
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rl != nil {
+		io.WriteString(s.rl.Stdout(), msg)
+		return
+	}
+	io.WriteString(s.cfg.Err, msg)
+}
+
+func (s *Shell) runBatch(ctx context.Context) error {
+	sc := bufio.NewScanner(s.cfg.In)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var (
+		buf       []string
+		lineNo    int
+		startLine int
+	)
+	eval := func(src string) error {
+		res, err := s.cfg.Interp.Eval(ctx, src)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			line := startLine
+			var ce *CompileError
+			if errors.As(err, &ce) && ce.File == "" {
+				line += ce.Line - 1
+			}
+			ie := &InputError{Name: s.cfg.Name, Line: line, Err: err}
+			fmt.Fprintf(s.cfg.Out, "%s:%d: ** error: %s\n", ie.Name, ie.Line, errorText(err))
+			if s.cfg.OnError != nil && s.cfg.OnError(ie) {
+				return nil
+			}
+			return ie
+		}
+		if out := FormatResult(res); out != "" {
+			fmt.Fprintln(s.cfg.Out, out)
+		}
+		return nil
+	}
+	for sc.Scan() {
+		if ctx.Err() != nil {
+			return nil
+		}
+		lineNo++
+		line := sc.Text()
+		if len(buf) == 0 {
+			if strings.TrimSpace(line) == "" {
+				continue
+			}
+			startLine = lineNo
+		}
+		buf = append(buf, line)
+		src := strings.Join(buf, "\n")
+		if Incomplete(src) {
+			continue
+		}
+		buf = nil
+		if err := eval(src); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return err
+	}
+	if len(buf) > 0 { // unfinished at the end: let the parser say why
+		if err := eval(strings.Join(buf, "\n")); err != nil && ctx.Err() == nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Shell) continuation(prompt string) string {
+	if s.cfg.ContinuationPrompt != "" {
+		return s.cfg.ContinuationPrompt
+	}
+	w := utf8.RuneCountInString(prompt)
+	return strings.Repeat(" ", max(0, w-3)) + ".. "
+}
+
+func (s *Shell) runInteractive(ctx context.Context) error {
+	term := newTerminal(s.cfg.In, s.cfg.Out)
+	defer term.restore()
+	term.makeRaw()
+
+	in := newInput(s.cfg.In)
+	defer in.Close()
+
+	rl, err := readline.NewEx(&readline.Config{
+		Prompt:          s.cfg.Prompt(1),
+		HistoryFile:     s.cfg.HistoryFile,
+		HistoryLimit:    1000,
+		Stdin:           in,
+		Stdout:          s.cfg.Out,
+		Stderr:          s.cfg.Out,
+		InterruptPrompt: "^C",
+		EOFPrompt:       "\n",
+		FuncIsTerminal:  func() bool { return true },
+		// The terminal stays raw for the whole session, evaluations
+		// included, so that Ctrl-C arrives as a byte that the shell sees
+		// (see input): readline's own switching back and forth is
+		// disabled; entering raw mode again is needed after Ctrl-Z.
+		FuncMakeRaw:        func() error { term.makeRaw(); return nil },
+		FuncExitRaw:        func() error { return nil },
+		FuncGetWidth:       term.width,
+		FuncOnWidthChanged: term.onWidthChanged,
+	})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.rl = rl
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.rl = nil
+		s.mu.Unlock()
+		in.Close()
+		rl.Close()
+	}()
+	// halt(): unblock the reader.
+	stopAfter := context.AfterFunc(ctx, func() { in.Close() })
+	defer stopAfter()
+
+	n := 1
+	var buf []string
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		prompt := s.cfg.Prompt(n)
+		if len(buf) > 0 {
+			prompt = s.continuation(prompt)
+		}
+		rl.SetPrompt(prompt)
+		line, err := rl.Readline()
+		if ctx.Err() != nil {
+			return nil
+		}
+		switch {
+		case errors.Is(err, readline.ErrInterrupt):
+			buf = nil // Ctrl-C: forget the input
+			continue
+		case errors.Is(err, io.EOF):
+			if len(buf) > 0 && !in.Closed() {
+				buf = nil // Ctrl-D in an unfinished input: forget it
+				continue
+			}
+			return nil
+		case err != nil:
+			return err
+		}
+		buf = append(buf, line)
+		src := strings.Join(buf, "\n")
+		if Incomplete(src) {
+			continue
+		}
+		buf = nil
+		if strings.TrimSpace(src) == "" {
+			continue
+		}
+		s.evalInteractive(ctx, in, src)
+		n++
+	}
+}
+
+// evalInteractive evaluates src, with Ctrl-C (a 0x03 byte from the terminal,
+// or SIGINT) cancelling it, and prints the result.
+func (s *Shell) evalInteractive(ctx context.Context, in *input, src string) {
+	ectx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	in.onInterrupt(cancel)
+	defer in.onInterrupt(nil)
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	defer signal.Stop(sig)
+	go func() {
+		select {
+		case <-sig:
+			cancel()
+		case <-ectx.Done():
+		}
+	}()
+
+	res, err := s.cfg.Interp.Eval(ectx, src)
+	if ctx.Err() != nil {
+		return // halted
+	}
+	if err != nil {
+		fmt.Fprintln(s.cfg.Out, ErrorLine(err))
+		if s.cfg.OnError != nil {
+			s.cfg.OnError(err)
+		}
+		return
+	}
+	if out := FormatResult(res); out != "" {
+		fmt.Fprintln(s.cfg.Out, out)
+	}
+}
