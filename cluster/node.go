@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -37,7 +39,8 @@ type Config struct {
 	// MapperPort is the port mapper's port on every host.
 	MapperPort int
 	// HandshakeTimeout bounds a whole connection handshake and a port
-	// mapper exchange.
+	// mapper exchange. With TLS, the TLS handshake has its own
+	// HandshakeTimeout, before the cookie handshake's.
 	HandshakeTimeout time.Duration
 	// CallTimeout applies to a Call whose context has no deadline.
 	CallTimeout time.Duration
@@ -52,6 +55,16 @@ type Config struct {
 	// Logf receives one line per notable event (a refused connection, a
 	// link going down). Nil uses the standard logger.
 	Logf func(format string, args ...any)
+	// TLS, when set, runs every link over TLS: it is used as both the
+	// server configuration (for links other nodes make) and the client
+	// configuration (for links this node makes), so it holds the node's
+	// certificate, RootCAs and ClientCAs (see LoadTLS for mutual
+	// authentication). The cookie handshake still runs, inside TLS. A
+	// client without its own ServerName checks that the peer's certificate
+	// is valid for the host in the peer's node name or for the address
+	// dialed (127.0.0.1 for a node on this machine). Nil links over plain
+	// TCP. A node with TLS and one without refuse each other.
+	TLS *tls.Config
 }
 
 // DefaultConfig returns a Config with every default filled in, for a node
@@ -86,6 +99,9 @@ func (c *Config) Verify() error {
 	if c.MaxFrameSize < 1024 {
 		return errors.New("MaxFrameSize must be at least 1024")
 	}
+	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
+		return errors.New("the TLS configuration has no certificate")
+	}
 	return nil
 }
 
@@ -98,8 +114,9 @@ type Node struct {
 	alive  string
 	cookie atomic.Pointer[string]
 
-	ln  net.Listener
-	reg atomic.Pointer[Registration]
+	ln    net.Listener
+	reg   atomic.Pointer[Registration]
+	limit *authLimiter // nil: handshake failures are not slowed down
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -160,6 +177,7 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		return n, nil
 	}
 	n.alive, _, _ = SplitName(c.Name)
+	n.limit = newAuthLimiter(n.logf)
 	ln, err := net.Listen("tcp", c.ListenAddr)
 	if err != nil {
 		n.cancel()
@@ -422,13 +440,31 @@ func (n *Node) dial(peer Atom) (*link, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
 	}
-	them, err := n.clientHandshake(conn, peer)
+	hs := conn // what the handshake runs on
+	var ec *errConn
+	if n.cfg.TLS != nil {
+		tc, err := n.clientTLS(ctx, conn, peer, host, ip)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("connecting to %s: %w", peer, err)
+		}
+		conn = tc
+		ec = &errConn{Conn: tc}
+		hs = ec
+	}
+	them, err := n.clientHandshake(hs, peer)
 	if errors.Is(err, errDuplicate) {
 		conn.Close()
 		return n.awaitLink(ctx, peer)
 	}
 	if err != nil {
 		conn.Close()
+		if ec != nil && tlsAlert(ec.err) {
+			// TLS 1.3: the server checks our certificate after our side
+			// of the TLS handshake is done; its refusal comes on our
+			// first read.
+			return nil, fmt.Errorf("connecting to %s: it refused this node's TLS certificate: %w: %w", peer, ErrTLS, ec.err)
+		}
 		if errors.Is(err, ErrAuth) {
 			return nil, fmt.Errorf("connecting to %s: %w", peer, ErrAuth)
 		}
@@ -486,18 +522,45 @@ func (n *Node) acceptLoop() {
 	}
 }
 
-// accept runs the handshake for a connection another node made.
+// accept runs the handshake for a connection another node made: after the
+// wait that the address's recent failures impose, TLS when configured, then
+// the cookie handshake.
 func (n *Node) accept(conn net.Conn) {
-	them, err := n.serverHandshake(conn)
+	key := authKey(conn.RemoteAddr())
+	if n.limit != nil {
+		wait, ok := n.limit.admit(key)
+		if !ok {
+			conn.Close()
+			return
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-n.ctx.Done():
+				t.Stop()
+				conn.Close()
+				return
+			}
+		}
+	}
+	secure, them, err := n.serverSide(conn)
 	if err != nil {
 		who := "a peer"
 		if them.name != "" {
 			who = "a node calling itself " + string(them.name)
 		}
 		n.logf("refused a connection from %s at %s: %v", who, conn.RemoteAddr(), err)
+		if n.limit != nil && authFailure(err, them) {
+			n.limit.fail(key)
+		}
 		conn.Close()
 		return
 	}
+	if n.limit != nil {
+		n.limit.succeed(key)
+	}
+	conn = secure
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
@@ -521,6 +584,41 @@ func (n *Node) accept(conn net.Conn) {
 	if _, err := n.addLink(conn, them, false); err != nil {
 		conn.Close()
 	}
+}
+
+// serverSide runs TLS (when configured) and the server side of the cookie
+// handshake on a connection another node made. It returns the connection
+// the link runs on: conn itself, or the TLS connection over it.
+func (n *Node) serverSide(conn net.Conn) (net.Conn, hello, error) {
+	conn.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+	var first [len(handshakeMagic)]byte
+	if _, err := io.ReadFull(conn, first[:]); err != nil {
+		return nil, hello{}, fmt.Errorf("reading hello: %w", netErr(err))
+	}
+	if n.cfg.TLS != nil {
+		tc, err := n.serverTLS(conn, first[:])
+		if err != nil {
+			return nil, hello{}, err
+		}
+		them, err := n.serverHandshake(tc)
+		return tc, them, err
+	}
+	if first[0] == 0x16 && first[1] == 0x03 { // a TLS handshake record
+		return nil, hello{}, fmt.Errorf("not a gsh handshake but a TLS one: the peer runs with -tls_cert, -tls_key and -tls_ca, this node without: %w", ErrProtocol)
+	}
+	them, err := n.serverHandshake(&prefixConn{Conn: conn, prefix: first[:]})
+	return conn, them, err
+}
+
+// authFailure reports whether a refused handshake counts against its
+// address: a wrong cookie, a TLS failure, or a client that took the
+// challenge (which carries this node's proof) and did not answer it.
+// Garbage and mismatched name kinds do not count.
+func authFailure(err error, them hello) bool {
+	if errors.Is(err, ErrAuth) || errors.Is(err, ErrTLS) {
+		return true
+	}
+	return them.name != "" && !errors.Is(err, ErrNameType) && !errors.Is(err, ErrBadName)
 }
 
 // Close drops the port mapper registration and every link, then waits for

@@ -44,6 +44,8 @@ type options struct {
 	tick                time.Duration
 	script              string
 	args                []string
+	tlsCert, tlsKey     string
+	tlsCA, kvsDir       string
 }
 
 const usageText = `usage: gsh [flags] [file.gsh [args...]]
@@ -78,6 +80,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&o.noshell, "noshell", false, "no prompt: keep the node running until halt() or a signal")
 	fs.BoolVar(&o.portmapper, "portmapper", false, "run only the port mapper (as epmd does), in the foreground")
 	fs.DurationVar(&o.tick, "ticktime", 15*time.Second, "declare a silent link down after this `DURATION`")
+	fs.StringVar(&o.tlsCert, "tls_cert", "", "run links over TLS: this node's certificate, a PEM `FILE` (with -tls_key and -tls_ca)")
+	fs.StringVar(&o.tlsKey, "tls_key", "", "the private key of -tls_cert, a PEM `FILE` that only its owner can read")
+	fs.StringVar(&o.tlsCA, "tls_ca", "", "the CA certificates, a PEM `FILE`: links only with nodes whose certificates they signed")
+	fs.StringVar(&o.kvsDir, "kvs_dir", "", "keep this node's kvs on disk in `DIR`, across restarts (default: in memory)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
@@ -91,6 +97,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.sname != "" && o.name != "" {
 		return nil, errors.New("give -sname or -name, not both")
+	}
+	if tls := o.tlsCert + o.tlsKey + o.tlsCA; tls != "" && (o.tlsCert == "" || o.tlsKey == "" || o.tlsCA == "") {
+		return nil, errors.New("TLS needs all of -tls_cert, -tls_key and -tls_ca")
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
@@ -162,6 +171,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer node.Close()
 
 	env := builtins.New(node)
+	if o.kvsDir != "" {
+		if err := env.KVS.Open(o.kvsDir); err != nil {
+			return err
+		}
+		defer env.KVS.Close()
+	}
 	env.Out = stdout
 	env.Halt = halt
 	env.Logf = nodeLog
@@ -250,6 +265,12 @@ func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(stri
 	cfg.Hidden = o.hidden
 	cfg.TickTime = o.tick
 	cfg.ListenAddr = net.JoinHostPort(o.addr, strconv.Itoa(o.port))
+	if o.tlsCert != "" {
+		var err error
+		if cfg.TLS, err = cluster.LoadTLS(o.tlsCert, o.tlsKey, o.tlsCA); err != nil {
+			return nil, err
+		}
+	}
 	if o.sname == "" && o.name == "" {
 		return cluster.Start(ctx, cfg)
 	}
@@ -296,6 +317,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(stri
 // cookie picks the cookie: -setcookie, else GSH_COOKIE, else ~/.gsh.cookie.
 func cookie(o *options, stderr io.Writer) (string, error) {
 	if o.cookie != "" {
+		fmt.Fprintln(stderr, "gsh: warning: -setcookie puts the cookie where ps shows it to every user; set GSH_COOKIE or keep it in ~/.gsh.cookie (mode 400) instead")
 		return o.cookie, nil
 	}
 	if c := os.Getenv("GSH_COOKIE"); c != "" {
