@@ -1,0 +1,137 @@
+package main
+
+import (
+	"context"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/traefik/yaegi/interp"
+
+	"gsh/builtins"
+	"gsh/cluster"
+	"gsh/shell"
+)
+
+// testLog writes the harness's progress lines to the test log.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// TestHarness runs every workload once, with sizes smaller still than
+// -quick, on gsh's side only, so that CI sees the harness still works.
+func TestHarness(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := quickParams
+	p.Warmup, p.N, p.Sends, p.PerProc, p.Beside = 20, 200, 2000, 10, 50
+	rep, err := run(ctx, config{rounds: 1, params: p, quick: true, erlang: false, log: testLog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rw := range rows {
+		vs := rep.gsh[rw.key]
+		if len(vs) == 0 {
+			t.Errorf("no value for %s", rw.key)
+			continue
+		}
+		if v := vs[0]; !(v > 0) || math.IsInf(v, 0) {
+			t.Errorf("%s = %v", rw.key, v)
+		}
+	}
+	var out strings.Builder
+	rep.print(&out)
+	t.Log("\n" + out.String())
+	for _, want := range []string{"rpc_call p50", "send_one_way", "startup peak RSS", "beside_1MiB p99 / own rpc_call p99", "-erlang=false"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table has no %q", want)
+		}
+	}
+}
+
+func TestOnlyChecksTheName(t *testing.T) {
+	_, err := run(context.Background(), config{rounds: 1, params: quickParams, only: "nope"})
+	if err == nil || !strings.Contains(err.Error(), "rpc_call") {
+		t.Fatalf("got %v, want an error listing the workloads", err)
+	}
+}
+
+func TestParseAnchor(t *testing.T) {
+	out := `erlang_otp 25
+connect_first_ping us=32324.0
+rpc_call mean_us=81.2 p50_us=76.2 p99_us=117.3
+send_one_way msgs_per_s=260943.0
+rpc_concurrent32 calls_per_s=39618.2
+`
+	res, rel, err := parseAnchor(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Results{
+		"connect_first_ping.us": 32324, "rpc_call.mean": 81.2, "rpc_call.p50": 76.2, "rpc_call.p99": 117.3,
+		"send_one_way.rate": 260943, "rpc_concurrent32.rate": 39618.2,
+	}
+	if rel != "25" || len(res) != len(want) {
+		t.Fatalf("got %v, %q", res, rel)
+	}
+	for k, v := range want {
+		if res[k] != v {
+			t.Errorf("%s = %v, want %v", k, res[k], v)
+		}
+	}
+}
+
+func TestPercentiles(t *testing.T) {
+	ds := make([]time.Duration, 200)
+	for i := range ds {
+		ds[i] = time.Duration(i+1) * time.Microsecond
+	}
+	r := Results{}
+	r.report("x", ds)
+	// anchorbench.erl: lists:nth(max(1, round(P * 200)), Sorted).
+	if r["x.p50"] != 100 || r["x.p99"] != 198 || r["x.mean"] != 100.5 {
+		t.Fatalf("got %v", r)
+	}
+	if median([]float64{3, 1, 2}) != 2 || median([]float64{4, 1, 2, 3}) != 2.5 {
+		t.Fatal("median")
+	}
+}
+
+// TestAnchorbenchLoads checks that node B's anchorbench.go loads in the
+// interpreter, as c() loads it, with Echo and Sink where node A spawns them.
+func TestAnchorbenchLoads(t *testing.T) {
+	n, err := cluster.Start(context.Background(), cluster.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	env := builtins.New(n)
+	in, err := shell.NewInterp(shell.Options{
+		Stdout:  io.Discard,
+		Stderr:  io.Discard,
+		Exports: []interp.Exports{env.Symbols()},
+		Prelude: []string{builtins.Prelude},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := filepath.Abs("anchorbench.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, err := in.LoadFile(context.Background(), path)
+	if err != nil || pkg != "anchorbench" {
+		t.Fatalf("LoadFile = %q, %v", pkg, err)
+	}
+	for _, f := range []string{"Echo", "Sink"} {
+		if _, ok := in.Func("anchorbench." + f); !ok {
+			t.Errorf("no anchorbench.%s after loading", f)
+		}
+	}
+}
