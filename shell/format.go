@@ -355,6 +355,7 @@ func keyRank(v reflect.Value) int {
 
 func formatStruct(b *strings.Builder, v reflect.Value, depth int) {
 	t := v.Type()
+	b.WriteString(t.Name()) // Down{...}, NodeUp{...}; interpreted types are unnamed
 	b.WriteString("{")
 	for k := 0; k < t.NumField(); k++ {
 		if k > 0 {

@@ -70,8 +70,8 @@ func TestFormat(t *testing.T) {
 		{map[any]int{"b": 1, 2: 2, "a": 3}, `{2: 2, "a": 3, "b": 1}`},
 		{nilMap, "nil"},
 		{map[string][]int{"k": {1}}, `{"k": [1]}`},
-		{point{1, 2, "p"}, `{X: 1, Y: 2, name: "p"}`},
-		{&point{1, 2, "p"}, `&{X: 1, Y: 2, name: "p"}`},
+		{point{1, 2, "p"}, `point{X: 1, Y: 2, name: "p"}`},
+		{&point{1, 2, "p"}, `&point{X: 1, Y: 2, name: "p"}`},
 		{nilPtr, "nil"},
 		{[]any{errors.New("e")}, `[error("e")]`},
 		{func(int) string { return "" }, "func(int) string"},
@@ -80,7 +80,7 @@ func TestFormat(t *testing.T) {
 		{long, strings.Repeat("x", MaxString) + "… (10 more bytes)"},
 		{[]any{"a\"b"}, `["a\"b"]`},
 		{many, "[" + strings.TrimSuffix(strings.Repeat("0, ", MaxElems), ", ") + ", … (5 more)]"},
-		{loop, "&{Left: &{Left: &{Left: &{Left: &…, Right: nil, V: 1}, Right: nil, V: 1}, Right: nil, V: 1}, Right: nil, V: 1}"},
+		{loop, "&tree{Left: &tree{Left: &tree{Left: &tree{Left: &…, Right: nil, V: 1}, Right: nil, V: 1}, Right: nil, V: 1}, Right: nil, V: 1}"},
 	}
 	for _, tt := range tests {
 		if got := Format(tt.v); got != tt.want {

@@ -206,6 +206,9 @@ func Incomplete(src string) bool {
 	if strings.TrimSpace(src) == "" {
 		return false
 	}
+	if openBrackets(src) {
+		return true
+	}
 	// An input starting with func is tried as declarations, then as
 	// statements (a function literal): unfinished if either is.
 	for _, err := range interrupt.ParseErrors(src) {
@@ -262,6 +265,45 @@ func (i *Interp) LoadFile(ctx context.Context, path string) (pkg string, err err
 	}
 	_, err = i.evalParsed(ctx, p, path)
 	return p.Package(), err
+}
+
+// openBrackets reports whether src leaves a bracket open or ends with a
+// token that needs more (a binary operator, a comma, a dot): a multi-line
+// call such as spawn(func() { is unfinished whatever the parser says of it.
+func openBrackets(src string) bool {
+	var s scanner.Scanner
+	fset := token.NewFileSet()
+	file := fset.AddFile("", fset.Base(), len(src))
+	s.Init(file, []byte(src), nil, 0)
+	depth := 0
+	last := token.ILLEGAL
+	for {
+		_, tok, lit := s.Scan()
+		if tok == token.EOF {
+			break
+		}
+		switch tok {
+		case token.LPAREN, token.LBRACK, token.LBRACE:
+			depth++
+		case token.RPAREN, token.RBRACK, token.RBRACE:
+			depth--
+		}
+		if tok == token.SEMICOLON && lit == "\n" {
+			continue // an automatic semicolon: look at the token before it
+		}
+		last = tok
+	}
+	if depth > 0 {
+		return true
+	}
+	switch last {
+	case token.COMMA, token.PERIOD, token.ADD, token.SUB, token.MUL, token.QUO, token.REM,
+		token.AND, token.OR, token.XOR, token.SHL, token.SHR, token.AND_NOT,
+		token.LAND, token.LOR, token.EQL, token.NEQ, token.LSS, token.GTR, token.LEQ, token.GEQ,
+		token.ASSIGN, token.DEFINE, token.ARROW, token.COLON:
+		return true
+	}
+	return false
 }
 
 // Func returns a top-level function defined at the prompt or by a loaded
