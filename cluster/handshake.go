@@ -15,17 +15,19 @@ import (
 
 // The handshake, on a fresh TCP connection before yamux starts:
 //
-//	client → server  hello:     "GSH1" | flags u8 | len u8 | name | nonce [32]
-//	server → client  challenge: status u8 (0) | flags u8 | len u8 | name | nonce [32] | proof [32]
+//	client → server  hello:     "GSH1" | flags u8 | len u8 | name | nonce [32] | creation u32
+//	server → client  challenge: status u8 (0) | flags u8 | len u8 | name | nonce [32] | creation u32
 //	                 or a refusal: status u8 (≠0) | len u16 | message
-//	client → server  answer:    status u8 (0) | proof [32], or abortAuth u8 when the server's proof was wrong
-//	server → client  verdict:   status u8: 0 ok, statusAuth, statusDuplicate
+//	client → server  answer:    status u8 (0) | proof [32]
+//	server → client  verdict:   status u8 (0 ok, statusDuplicate) | proof [32], or statusAuth alone
 //
 // proof = HMAC-SHA256(cookie, role | client nonce | server nonce | client name | server name),
 // role "gsh-server" or "gsh-client": each side proves it has the cookie
 // without sending it, bound to both fresh nonces and both names, so a captured
 // handshake cannot be replayed and one side's proof cannot be reflected as the
-// other's.
+// other's. The dialling side proves first, as in Erlang: a node gives its own
+// proof only to a peer that has proved the cookie, so connecting to a node
+// yields nothing to guess the cookie from offline.
 const (
 	handshakeMagic = "GSH1"
 	nonceLen       = 32
@@ -38,7 +40,6 @@ const (
 	statusAuth      = 1 // the cookies differ
 	statusDuplicate = 2 // a link between the two nodes is being made the other way
 	statusRefused   = 3 // followed by a message
-	abortAuth       = 0xFF
 	maxRefusalLen   = 1024
 )
 
@@ -47,6 +48,11 @@ type hello struct {
 	name  Atom
 	flags byte
 	nonce [nonceLen]byte
+	// creation tells this run of the node from an earlier one.
+	creation uint32
+	// proof is, on the accepting side, this node's proof for the verdict,
+	// sent once the client has proved the cookie.
+	proof []byte
 }
 
 func proof(cookie, role string, clientNonce, serverNonce []byte, client, server Atom) []byte {
@@ -78,6 +84,7 @@ func writeHello(w io.Writer, magic bool, status byte, h hello, extra []byte) err
 	b = append(b, h.flags, byte(len(h.name)))
 	b = append(b, h.name...)
 	b = append(b, h.nonce[:]...)
+	b = binary.BigEndian.AppendUint32(b, h.creation)
 	b = append(b, extra...)
 	_, err := w.Write(b)
 	return err
@@ -102,6 +109,11 @@ func readHelloBody(r io.Reader) (hello, error) {
 	if _, err := io.ReadFull(r, h.nonce[:]); err != nil {
 		return h, err
 	}
+	var c [4]byte
+	if _, err := io.ReadFull(r, c[:]); err != nil {
+		return h, err
+	}
+	h.creation = binary.BigEndian.Uint32(c[:])
 	return h, nil
 }
 
@@ -135,6 +147,7 @@ func (n *Node) clientHandshake(conn net.Conn, peer Atom) (hello, error) {
 	defer conn.SetDeadline(time.Time{})
 
 	me, err := newHello(n.name, n.flags())
+	me.creation = n.creation()
 	if err != nil {
 		return hello{}, err
 	}
@@ -166,16 +179,7 @@ func (n *Node) clientHandshake(conn net.Conn, peer Atom) (hello, error) {
 	if them.name != peer {
 		return hello{}, fmt.Errorf("dialed %s but %s answered: %w", peer, them.name, ErrProtocol)
 	}
-	var theirProof [proofLen]byte
-	if _, err := io.ReadFull(conn, theirProof[:]); err != nil {
-		return hello{}, fmt.Errorf("reading the challenge: %w", netErr(err))
-	}
 	cookie := n.Cookie()
-	want := proof(cookie, "gsh-server", me.nonce[:], them.nonce[:], n.name, them.name)
-	if !hmac.Equal(want, theirProof[:]) {
-		conn.Write([]byte{abortAuth}) // let the other side log it; never send our proof then
-		return hello{}, fmt.Errorf("connecting to %s: %w", peer, ErrAuth)
-	}
 	answer := append([]byte{statusOK}, proof(cookie, "gsh-client", me.nonce[:], them.nonce[:], n.name, them.name)...)
 	if _, err := conn.Write(answer); err != nil {
 		return hello{}, fmt.Errorf("sending our proof: %w", netErr(err))
@@ -184,14 +188,24 @@ func (n *Node) clientHandshake(conn net.Conn, peer Atom) (hello, error) {
 		return hello{}, fmt.Errorf("reading the verdict: %w", netErr(err))
 	}
 	switch st[0] {
-	case statusOK:
-		return them, nil
+	case statusOK, statusDuplicate:
 	case statusAuth:
 		return hello{}, fmt.Errorf("connecting to %s: %w", peer, ErrAuth)
-	case statusDuplicate:
+	default:
+		return hello{}, fmt.Errorf("unexpected verdict %d: %w", st[0], ErrProtocol)
+	}
+	var theirProof [proofLen]byte
+	if _, err := io.ReadFull(conn, theirProof[:]); err != nil {
+		return hello{}, fmt.Errorf("reading the verdict: %w", netErr(err))
+	}
+	want := proof(cookie, "gsh-server", me.nonce[:], them.nonce[:], n.name, them.name)
+	if !hmac.Equal(want, theirProof[:]) {
+		return hello{}, fmt.Errorf("connecting to %s: the node answering as %s does not have our cookie: %w", peer, them.name, ErrAuth)
+	}
+	if st[0] == statusDuplicate {
 		return them, errDuplicate
 	}
-	return hello{}, fmt.Errorf("unexpected verdict %d: %w", st[0], ErrProtocol)
+	return them, nil
 }
 
 var errDuplicate = errors.New("the link is being made from the other side")
@@ -235,12 +249,12 @@ func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
 		return them, err
 	}
 	me, err := newHello(n.name, n.flags())
+	me.creation = n.creation()
 	if err != nil {
 		return them, err
 	}
 	cookie := n.Cookie()
-	p := proof(cookie, "gsh-server", them.nonce[:], me.nonce[:], them.name, n.name)
-	if err := writeHello(conn, false, statusOK, me, p); err != nil {
+	if err := writeHello(conn, false, statusOK, me, nil); err != nil {
 		return them, fmt.Errorf("sending the challenge: %w", netErr(err))
 	}
 	var answer [proofLen]byte
@@ -249,8 +263,6 @@ func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
 		return them, fmt.Errorf("reading the answer: %w", netErr(err))
 	}
 	switch st[0] {
-	case abortAuth:
-		return them, fmt.Errorf("%s rejected our cookie: %w", them.name, ErrAuth)
 	case statusOK:
 	default:
 		return them, fmt.Errorf("%s answered with status %d: %w", them.name, st[0], ErrProtocol)
@@ -263,8 +275,12 @@ func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
 		conn.Write([]byte{statusAuth})
 		return them, fmt.Errorf("%s: %w", them.name, ErrAuth)
 	}
+	them.proof = proof(cookie, "gsh-server", them.nonce[:], me.nonce[:], them.name, n.name)
 	return them, nil
 }
+
+// verdict is the accepting side's last message: status and its own proof.
+func verdict(status byte, them hello) []byte { return append([]byte{status}, them.proof...) }
 
 // protoErr marks a malformed handshake field as a protocol error.
 func protoErr(err error) error {

@@ -571,12 +571,12 @@ func (n *Node) accept(conn net.Conn) {
 		// Both sides are connecting at once: the link made by the node with
 		// the smaller name wins, and this one is ours.
 		n.mu.Unlock()
-		conn.Write([]byte{statusDuplicate})
+		conn.Write(verdict(statusDuplicate, them))
 		conn.Close()
 		return
 	}
 	n.mu.Unlock()
-	if _, err := conn.Write([]byte{statusOK}); err != nil {
+	if _, err := conn.Write(verdict(statusOK, them)); err != nil {
 		conn.Close()
 		return
 	}
@@ -612,7 +612,7 @@ func (n *Node) serverSide(conn net.Conn) (net.Conn, hello, error) {
 
 // authFailure reports whether a refused handshake counts against its
 // address: a wrong cookie, a TLS failure, or a client that took the
-// challenge (which carries this node's proof) and did not answer it.
+// challenge and did not answer it.
 // Garbage and mismatched name kinds do not count.
 func authFailure(err error, them hello) bool {
 	if errors.Is(err, ErrAuth) || errors.Is(err, ErrTLS) {

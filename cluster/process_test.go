@@ -198,7 +198,7 @@ func TestRemoteProcesses(t *testing.T) {
 	ref := me.Monitor(crasher)
 	a.Send(crasher, "now")
 	d := recv(t, me).(Down)
-	if d.Ref != ref || d.Pid != crasher || d.Reason != "panic: oops" {
+	if d.Ref != ref || d.Pid != crasher || d.Reason != "oops" {
 		t.Fatalf("down: %+v", d)
 	}
 	// spawn_link across nodes: a trapping caller gets the exit.
@@ -208,7 +208,7 @@ func TestRemoteProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Send(linked, "now")
-	if e := recv(t, me).(Exit); e.From != linked || e.Reason != "panic: linked" {
+	if e := recv(t, me).(Exit); e.From != linked || e.Reason != "linked" {
 		t.Fatalf("exit: %+v", e)
 	}
 	// Losing the node: monitors fire with noconnection, monitor_node fires.
