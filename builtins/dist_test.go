@@ -98,6 +98,7 @@ func (c *testCluster) start(name string) *gshNode {
 		return g.in.Func(module + "." + function)
 	}
 	g.env.Format = shell.Format
+	g.env.LoadSource = func(name, src string) (string, error) { return g.in.LoadSource(context.Background(), name, src) }
 	ready.Done()
 	t.Cleanup(func() { n.Close() })
 	return g

@@ -19,11 +19,8 @@ const Timeout cluster.Atom = "timeout"
 
 // Named is a function together with the name it was declared under, so that
 // spawn(node, f) can start f on another node that has it too. The shell
-// passes top-level functions to spawn this way.
-type Named struct {
-	Name string
-	Fn   any
-}
+// passes the functions given to spawn this way.
+type Named = interrupt.NamedFunc
 
 // procs maps the goroutines that run processes to their process.
 type procs struct {
@@ -165,6 +162,15 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 	if len(args) == 0 {
 		panic(fmt.Errorf("spawn needs a function: %w", cluster.ErrBadArgs))
 	}
+	if nf, ok := args[0].(Named); ok && !isFunc(nf.Fn) { // a name, not a function
+		args[0] = nf.Fn
+	}
+	if isFunc(args[0]) || !strings.Contains(fmt.Sprint(args[0]), "@") {
+		// Only spawn(node, f) uses the name the shell passes with f.
+		if nf, ok := args[1%len(args)].(Named); ok && len(args) > 1 {
+			args[1] = nf.Fn
+		}
+	}
 	if isFunc(args[0]) {
 		return e.spawnLocal(args[0], args[1:], link)
 	}
@@ -188,6 +194,10 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 	var rest []any
 	switch f := args[1].(type) {
 	case Named:
+		if !isFunc(f.Fn) { // a variable that holds a module name
+			args[1] = f.Fn
+			return e.spawnWith(link, args)
+		}
 		if node == e.Node.Name() {
 			return e.spawnLocal(f, args[2:], link)
 		}
@@ -219,8 +229,8 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 }
 
 func isFunc(v any) bool {
-	if _, ok := v.(Named); ok {
-		return true
+	if nf, ok := v.(Named); ok {
+		return isFunc(nf.Fn)
 	}
 	return v != nil && reflect.TypeOf(v).Kind() == reflect.Func
 }

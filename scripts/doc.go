@@ -7,6 +7,7 @@
 //
 //	// gsh: -sname bilbo                the flags of the node that runs the file
 //	// peer: gandalf -eval 'kvs.start()'  a second node the harness starts first
+//	// exit: 1                          the exit code it must end with (default 0)
 //
 // go test ./scripts -update rewrites the Output blocks from what the
 // sessions print now. The host name prints as HOST.

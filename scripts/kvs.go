@@ -1,20 +1,20 @@
 //go:build gsh
 
-// Package kvs is the name server of "Programming Erlang" (chapter
+// Package bookkvs is the name server of "Programming Erlang" (chapter
 // "Distributed Programming"), written with gsh's own primitives: a
 // registered process holds the map, and store and lookup are message round
-// trips to it. Load it into a node with c("scripts/kvs.go"); it then stands
-// in for the builtin kvs at that node's prompt and for rpc calls to it.
+// trips to it. Load it into a node with c("scripts/kvs.go"); other nodes
+// call it as module bookkvs (the builtin kvs keeps its name).
 //
 //	start() -> register(kvs, spawn(fun() -> loop() end)).
 //	store(Key, Value) -> rpc({store, Key, Value}).
 //	lookup(Key) -> rpc({lookup, Key}).
-package kvs
+package bookkvs
 
 import . "gsh/builtins"
 
-// Start spawns the server and registers it as "kvs".
-func Start() bool { return register("kvs", spawn(loop)) }
+// Start spawns the server and registers it as "bookkvs".
+func Start() bool { return register("bookkvs", spawn(loop)) }
 
 // Store keeps value under key.
 func Store(key, value any) bool { return call([]any{"store", key, value}).(bool) }
@@ -27,7 +27,7 @@ func Lookup(key any) (any, bool) {
 
 // call sends {self(), Q} to the server and waits for its {kvs, Reply}.
 func call(q []any) any {
-	send("kvs", []any{self(), q})
+	send("bookkvs", []any{self(), q})
 	reply := receive(func(m any) bool {
 		t, ok := m.([]any)
 		return ok && len(t) == 2 && t[0] == "kvs"
@@ -40,7 +40,7 @@ func loop() {
 	for {
 		m := receive().([]any)
 		from, q := m[0].(Pid), m[1].([]any)
-		switch q[0] {
+		switch op, _ := q[0].(string); op {
 		case "store":
 			data[q[1]] = q[2]
 			send(from, []any{"kvs", true})

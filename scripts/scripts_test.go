@@ -43,6 +43,7 @@ func TestMain(m *testing.M) {
 type session struct {
 	flags  []string
 	peers  [][]string // name, then flags
+	exit   int        // the exit code the session ends with
 	body   string     // the file up to its Output block
 	output string     // the expected output
 }
@@ -81,6 +82,10 @@ func parseSession(src string) (session, error) {
 				return s, err
 			}
 			s.flags = append(s.flags, f...)
+		case strings.HasPrefix(l, "exit:"):
+			if _, err := fmt.Sscan(strings.TrimPrefix(l, "exit:"), &s.exit); err != nil {
+				return s, fmt.Errorf("bad exit line %q: %v", l, err)
+			}
 		case strings.HasPrefix(l, "peer:"):
 			f, err := splitArgs(strings.TrimPrefix(l, "peer:"))
 			if err != nil || len(f) == 0 {
@@ -246,8 +251,8 @@ func runSession(t *testing.T, file string) {
 		rewrite(t, file, s, got)
 		return
 	}
-	if runErr != nil {
-		t.Errorf("gsh %s: %v\nstderr:\n%s", strings.Join(args, " "), runErr, stderr.String())
+	if code := cmd.ProcessState.ExitCode(); code != s.exit {
+		t.Errorf("gsh %s: exit code %d, want %d (%v)\nstderr:\n%s", strings.Join(args, " "), code, s.exit, runErr, stderr.String())
 	}
 	if got != s.output {
 		t.Errorf("%s: output differs (go test ./scripts -update rewrites it)\n--- got\n%s--- want\n%s--- stderr\n%s", file, got, s.output, stderr.String())

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/traefik/yaegi/interp"
@@ -67,6 +68,11 @@ type Interp struct {
 
 	funcsMu sync.RWMutex
 	funcs   map[string]reflect.Value
+
+	// evalG is the goroutine running the current evaluation's code, so
+	// that a load it asks for (c("file.go") at the prompt) runs there and
+	// then, inside it, instead of waiting for it to end.
+	evalG atomic.Uintptr
 }
 
 // NewInterp returns an interpreter with the standard library (its time.Sleep
@@ -255,15 +261,20 @@ func (i *Interp) LoadFile(ctx context.Context, path string) (pkg string, err err
 	if err != nil {
 		return "", err
 	}
-	src := string(b)
+	return i.LoadSource(ctx, path, string(b))
+}
+
+// LoadSource is LoadFile for a file's text: name is used in error
+// positions. Other nodes send sources this way (nl).
+func (i *Interp) LoadSource(ctx context.Context, name, src string) (pkg string, err error) {
 	p, err := interrupt.Parse(src)
 	if err != nil {
-		return "", compileErrorFromParse(err, path)
+		return "", compileErrorFromParse(err, name)
 	}
 	if p.Kind != interrupt.KindFile {
-		return "", fmt.Errorf("%s: not a Go file: it has no package clause", path)
+		return "", fmt.Errorf("%s: not a Go file: it has no package clause", name)
 	}
-	_, err = i.evalParsed(ctx, p, path)
+	_, err = i.evalParsed(ctx, p, name)
 	return p.Package(), err
 }
 
@@ -355,6 +366,9 @@ type job struct {
 }
 
 func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file string) (Result, error) {
+	if g := interrupt.GoroutineKey(); i.evalG.Load() == g {
+		return i.evalNested(p, file)
+	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	pl := i.plan(p)
@@ -383,8 +397,24 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 	return Result{}, fmt.Errorf("%w: it is blocked and keeps running in the background", ErrInterrupted)
 }
 
+// evalNested evaluates an input that the running evaluation asked for, in
+// its goroutine, which holds the interpreter already.
+func (i *Interp) evalNested(p *interrupt.Parsed, file string) (res Result, err error) {
+	pl := i.plan(p)
+	j := &job{done: make(chan struct{})}
+	compiling := true
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = Result{}, panicError(r, nil, compiling)
+		}
+	}()
+	return i.run(j, pl, file, &compiling)
+}
+
 func (i *Interp) runJob(ctx context.Context, j *job, pl *plan, file string) {
 	defer close(j.done)
+	i.evalG.Store(interrupt.GoroutineKey())
+	defer i.evalG.CompareAndSwap(interrupt.GoroutineKey(), 0)
 	stop := interrupt.Watch(ctx)
 	defer stop()
 	gid := interrupt.GoroutineID()

@@ -128,6 +128,16 @@ func (s *Shell) Logf(format string, args ...any) {
 	io.WriteString(s.cfg.Err, msg)
 }
 
+// resultError is the error a result ends with, if any.
+func resultError(r Result) error {
+	if n := len(r.Values); n > 0 {
+		if err, ok := r.Values[n-1].(error); ok && err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Shell) runBatch(ctx context.Context) error {
 	sc := bufio.NewScanner(s.cfg.In)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -140,6 +150,11 @@ func (s *Shell) runBatch(ctx context.Context) error {
 		res, err := s.cfg.Interp.Eval(ctx, src)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if err == nil {
+			// A statement whose value is an error (rpc.call's failure, an
+			// unchecked (v, error) result) fails the script too.
+			err = resultError(res)
 		}
 		if err != nil {
 			line := startLine

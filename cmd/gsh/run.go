@@ -189,6 +189,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	env.Format = shell.Format
+	env.LoadSource = func(name, src string) (string, error) {
+		return in.LoadSource(ctx, name, src)
+	}
 	env.Lookup = func(module, function string) (reflect.Value, bool) {
 		if module == "main" {
 			return in.Func(function)

@@ -331,6 +331,26 @@ func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 			tick(n.Body)
 		case *ast.RangeStmt:
 			tick(n.Body)
+		case *ast.CallExpr:
+			// spawn(node, f): pass f's name along with it, so that f can
+			// be started on another node that has a function of that name.
+			id, ok := ast.Unparen(n.Fun).(*ast.Ident)
+			if !ok || (id.Name != "spawn" && id.Name != "spawn_link") || len(n.Args) < 2 {
+				break
+			}
+			name := ""
+			switch a := n.Args[1].(type) {
+			case *ast.Ident:
+				name = a.Name
+			case *ast.SelectorExpr:
+				if x, ok := a.X.(*ast.Ident); ok {
+					name = x.Name + "." + a.Sel.Name
+				}
+			}
+			if name != "" {
+				edits = append(edits, offEdit{off: off(n.Args[1].Pos()), text: ImportName + ".Named(" + strconv.Quote(name) + ", "})
+				edits = append(edits, offEdit{off: off(n.Args[1].End()), text: ")"})
+			}
 		case *ast.GoStmt:
 			c := n.Call
 			if c.Ellipsis.IsValid() {

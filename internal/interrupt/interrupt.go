@@ -376,3 +376,14 @@ func PanicValue(v any) any {
 // Results returns its arguments. The shell evaluates a call c as
 // _gsh.Results(c) to see all of c's results.
 func Results(v ...any) []any { return v }
+
+// NamedFunc is a function value with the name it was declared under.
+// Instrumented code passes spawn(node, f) as spawn(node, Named("f", f)), so
+// that f can be started on another node that has a function of that name.
+type NamedFunc struct {
+	Name string
+	Fn   any
+}
+
+// Named pairs a value with the name it was written as.
+func Named(name string, fn any) NamedFunc { return NamedFunc{Name: name, Fn: fn} }

@@ -13,6 +13,7 @@ var Symbols = interp.Exports{
 		"Tick":           reflect.ValueOf(Tick),
 		"Pending":        reflect.ValueOf(&Pending).Elem(),
 		"Go":             reflect.ValueOf(Go),
+		"Named":          reflect.ValueOf(Named),
 		"Results":        reflect.ValueOf(Results),
 		"Sleep":          reflect.ValueOf(Sleep),
 		"Doomed":         reflect.ValueOf(Doomed),
