@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -34,6 +35,9 @@ type link struct {
 	mu   sync.Mutex
 	idle []*callStream
 
+	client   bool   // this node dialled the connection
+	creation uint32 // the peer's run
+
 	sigOnce sync.Once
 	sig     *sigWriter
 
@@ -55,7 +59,8 @@ func (n *Node) yamuxConfig() *yamux.Config {
 // addLink starts yamux on a connection that passed the handshake and makes
 // it the link to the peer, replacing any older one.
 func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
-	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0, conn: conn, done: make(chan struct{})}
+	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0, conn: conn, done: make(chan struct{}),
+		client: client, creation: them.creation}
 	var err error
 	if client {
 		l.sess, err = yamux.Client(conn, n.yamuxConfig())
@@ -72,6 +77,11 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 		return nil, ErrClosed
 	}
 	old := n.links[l.peer]
+	if old != nil && old.keeps(l) {
+		n.mu.Unlock()
+		l.sess.Close()
+		return old, nil
+	}
 	n.links[l.peer] = l
 	close(n.changed)
 	n.changed = make(chan struct{})
@@ -102,6 +112,24 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 		}
 	}
 	return l, nil
+}
+
+// keeps reports whether this link stays when another one to the same run of
+// the same peer comes: when two nodes connect to each other at once, both
+// keep the connection that the node with the smaller name dialled, so they
+// agree on one link. A link from a new run of the peer (it restarted)
+// replaces the old one.
+func (l *link) keeps(newer *link) bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	if l.creation != newer.creation || l.client == newer.client {
+		return false
+	}
+	winnerIsOurs := l.n.name < l.peer // the smaller node's dial wins
+	return l.client == winnerIsOurs
 }
 
 // watch waits for the session to end, then drops the link.
@@ -180,8 +208,8 @@ func (l *link) serveStream(s *yamux.Stream) {
 	case streamSignal:
 		l.serveSignals(br)
 	default:
-		l.n.logf("node %s opened a stream of unknown kind %d: closing the link", l.peer, kind)
-		l.close(fmt.Errorf("unknown stream kind %d: %w", kind, ErrProtocol))
+		// The link's one log line is watch's "node ... down: <reason>".
+		l.close(fmt.Errorf("it opened a stream of unknown kind %d: %w", kind, ErrProtocol))
 	}
 }
 
@@ -194,15 +222,13 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 		frame, err := readFrame(br, n.cfg.MaxFrameSize, buf[:0])
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !isClosedErr(err) {
-				n.logf("bad call frame from %s: %v", l.peer, err)
-				l.close(err)
+				l.close(fmt.Errorf("bad call frame: %w", err))
 			}
 			return
 		}
 		v, err := Decode(frame)
 		if err != nil {
-			n.logf("bad call from %s: %v", l.peer, err)
-			l.close(err)
+			l.close(fmt.Errorf("bad call: %w", err))
 			return
 		}
 		req, ok := parseRequest(v)
@@ -303,25 +329,41 @@ func remoteError(node Atom, err error) *RemoteError {
 	return &RemoteError{Node: node, Kind: ErrorKind(err), Msg: err.Error()}
 }
 
-// readFrame reads one length-prefixed frame, reusing buf when it is large enough.
-func readFrame(br *bufio.Reader, max int, buf []byte) ([]byte, error) {
+// frameChunk is how much of a frame readFrame allocates before any of it
+// has arrived.
+const frameChunk = 64 << 10
+
+// readFrame reads one length-prefixed frame, reusing buf when it is large
+// enough. A frame larger than buf is read into a buffer that grows (doubling)
+// as its bytes arrive, so that a peer cannot make this node allocate a
+// frame's declared length, up to limit, by sending only its 4-byte header:
+// the memory spent is at most about twice what was received, plus frameChunk.
+func readFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 	var h [4]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
 		return nil, err
 	}
 	size := int(binary.BigEndian.Uint32(h[:]))
-	if size > max {
-		return nil, fmt.Errorf("frame of %d bytes over the limit of %d: %w", size, max, ErrTooLarge)
+	if size > limit {
+		return nil, fmt.Errorf("frame of %d bytes over the limit of %d: %w", size, limit, ErrTooLarge)
 	}
 	if cap(buf) < size {
-		buf = make([]byte, size)
+		buf = make([]byte, 0, min(size, max(frameChunk, cap(buf))))
 	}
-	buf = buf[:size]
-	if _, err := io.ReadFull(br, buf); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	buf = buf[:0]
+	for len(buf) < size {
+		if len(buf) == cap(buf) {
+			buf = slices.Grow(buf, min(size-len(buf), len(buf)))
 		}
-		return nil, err
+		k := min(size, cap(buf))
+		n, err := io.ReadFull(br, buf[len(buf):k])
+		buf = buf[:len(buf)+n]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
 	}
 	return buf, nil
 }

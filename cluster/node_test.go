@@ -332,15 +332,43 @@ func TestSimultaneousConnect(t *testing.T) {
 		if ea != nil || eb != nil {
 			t.Fatalf("connect: %v / %v", ea, eb)
 		}
-		la, lb := linkOf(a, b.Name()), linkOf(b, a.Name())
-		if la == nil || lb == nil {
-			t.Fatalf("missing link: %v %v", la, lb)
-		}
-		if la.conn.LocalAddr().String() != lb.conn.RemoteAddr().String() {
-			t.Fatalf("round %d: two links: %v↔%v and %v↔%v", i, la.conn.LocalAddr(), la.conn.RemoteAddr(), lb.conn.LocalAddr(), lb.conn.RemoteAddr())
+		// Both sides settle on the same connection (one side may still be
+		// registering it when Connect returns on the other).
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			la, lb := linkOf(a, b.Name()), linkOf(b, a.Name())
+			if la != nil && lb != nil && la.conn.LocalAddr().String() == lb.conn.RemoteAddr().String() {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the nodes did not settle on one link: %v / %v", i, describeLink(la), describeLink(lb))
+			}
+			waitChange(a, b)
 		}
 		a.Close()
 		b.Close()
+	}
+}
+
+func describeLink(l *link) string {
+	if l == nil {
+		return "none"
+	}
+	return fmt.Sprintf("%v↔%v (dialled here: %v)", l.conn.LocalAddr(), l.conn.RemoteAddr(), l.client)
+}
+
+// waitChange waits until the links of a or b change, or a moment passes.
+func waitChange(a, b *Node) {
+	a.mu.Lock()
+	ca := a.changed
+	a.mu.Unlock()
+	b.mu.Lock()
+	cb := b.changed
+	b.mu.Unlock()
+	select {
+	case <-ca:
+	case <-cb:
+	case <-time.After(50 * time.Millisecond):
 	}
 }
 
