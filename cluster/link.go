@@ -62,10 +62,11 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0, conn: conn, done: make(chan struct{}),
 		client: client, creation: them.creation}
 	var err error
+	fc := &frameConn{Conn: conn}
 	if client {
-		l.sess, err = yamux.Client(conn, n.yamuxConfig())
+		l.sess, err = yamux.Client(fc, n.yamuxConfig())
 	} else {
-		l.sess, err = yamux.Server(conn, n.yamuxConfig())
+		l.sess, err = yamux.Server(fc, n.yamuxConfig())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("starting yamux: %w", err)
