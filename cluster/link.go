@@ -165,6 +165,7 @@ func (l *link) close(reason error) {
 	l.once.Do(func() {
 		l.err = reason
 		close(l.done)
+		defer l.n.failCalls(l)
 		l.sess.Close()
 		l.mu.Lock()
 		idle := l.idle
@@ -208,6 +209,8 @@ func (l *link) serveStream(s *yamux.Stream) {
 		l.serveCalls(s, br)
 	case streamSignal:
 		l.serveSignals(br)
+	case streamReply:
+		l.serveReplyStream(br)
 	default:
 		// The link's one log line is watch's "node ... down: <reason>".
 		l.close(fmt.Errorf("it opened a stream of unknown kind %d: %w", kind, ErrProtocol))
@@ -435,11 +438,20 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	if err != nil {
 		return nil, err
 	}
+	deadline, _ := ctx.Deadline()
+	if v, sent, err := l.msgCall(ctx, module, function, args, deadline); sent || err != nil {
+		if err != nil {
+			var re *RemoteError
+			if !errors.As(err, &re) && !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrNodeDown) && ctx.Err() == nil {
+				err = fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)
+			}
+		}
+		return v, err
+	}
 	cs, err := l.getStream()
 	if err != nil {
 		return nil, err
 	}
-	deadline, _ := ctx.Deadline()
 	out := cs.buf[:0]
 	if cs.new {
 		out = append(out, streamCall)
@@ -459,7 +471,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	binary.BigEndian.PutUint32(out[start:], uint32(size))
 	cs.s.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { cs.s.SetDeadline(time.Unix(1, 0)) })
-	_, err = cs.s.Write(out)
+	err = writeChunks(cs.s, out)
 	if err == nil {
 		cs.new = false
 		var frame []byte

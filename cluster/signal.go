@@ -15,15 +15,17 @@ import (
 // per direction (kind streamSignal) that the sending node opens on first
 // use. Each is a frame holding one wire value: []any{op, ...}.
 const (
-	opSend      = 1 // to Pid|string, msg
-	opLink      = 2 // from, to
-	opUnlink    = 3 // from, to
-	opExit      = 4 // from, to, reason
-	opMonitor   = 5 // watcher, target, ref id
-	opDemonitor = 6 // target, ref id
-	opDown      = 7 // watcher, ref id, pid, reason
-	opNodes     = 8 // the sender's visible nodes, for transitive connections
-	opCast      = 9 // module, function, args
+	opSend      = 1  // to Pid|string, msg
+	opLink      = 2  // from, to
+	opUnlink    = 3  // from, to
+	opExit      = 4  // from, to, reason
+	opMonitor   = 5  // watcher, target, ref id
+	opDemonitor = 6  // target, ref id
+	opDown      = 7  // watcher, ref id, pid, reason
+	opNodes     = 8  // the sender's visible nodes, for transitive connections
+	opCast      = 9  // module, function, args
+	opCall      = 10 // call id, module, function, args, timeout ms
+	opReply     = 11 // call id, result (a RemoteError when it failed)
 
 	streamSignal = 'M'
 )
@@ -58,6 +60,14 @@ func (l *link) signals() *sigWriter {
 
 // write frames v and queues it, in order after the frames written before.
 func (w *sigWriter) write(v any) error {
+	_, err := w.writeLimited(v, w.l.n.cfg.MaxFrameSize)
+	return err
+}
+
+// writeLimited is write for a frame of at most limit bytes: a larger one is
+// not queued, and sent is false (rpc sends such values on a stream of their
+// own, so that they do not hold up the signals behind them).
+func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 	w.mu.Lock()
 	for w.err == nil && len(w.buf) > maxPendingSignals {
 		w.cond.Wait()
@@ -65,14 +75,14 @@ func (w *sigWriter) write(v any) error {
 	if w.err != nil {
 		err := w.err
 		w.mu.Unlock()
-		return err
+		return false, err
 	}
 	if w.s == nil {
 		s, err := w.l.sess.OpenStream()
 		if err != nil {
 			w.err = fmt.Errorf("opening the signal stream to %s: %w", w.l.peer, netErr(err))
 			w.mu.Unlock()
-			return w.err
+			return false, w.err
 		}
 		w.s = s
 		w.buf = append(w.buf, streamSignal)
@@ -89,13 +99,16 @@ func (w *sigWriter) write(v any) error {
 	if err != nil {
 		w.buf = w.buf[:start]
 		w.mu.Unlock()
-		return err
+		return false, err
 	}
 	size := len(out) - start - 4
-	if size > w.l.n.cfg.MaxFrameSize {
+	if size > limit {
 		w.buf = out[:start]
 		w.mu.Unlock()
-		return fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
+		if limit < w.l.n.cfg.MaxFrameSize {
+			return false, nil
+		}
+		return false, fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
 	}
 	binary.BigEndian.PutUint32(out[start:], uint32(size))
 	w.buf = out
@@ -104,7 +117,7 @@ func (w *sigWriter) write(v any) error {
 	case w.kick <- struct{}{}:
 	default:
 	}
-	return nil
+	return true, nil
 }
 
 // flush writes what senders queue until the link ends.
@@ -124,7 +137,11 @@ func (w *sigWriter) flush() {
 		}
 		w.mu.Lock()
 		b := w.buf
-		w.buf = w.spare[:0]
+		// The spare buffer is handed over, not shared: it must not still be
+		// the spare when b is written and not kept (over 1 MiB), or the next
+		// round would take it as both its b and its new buffer, and senders
+		// would append to the bytes being written.
+		w.buf, w.spare = w.spare[:0], nil
 		w.cond.Broadcast()
 		w.mu.Unlock()
 		if len(b) == 0 {
@@ -153,6 +170,13 @@ func (w *sigWriter) flush() {
 func (n *Node) signal(peer Atom, frame []any) error {
 	if !n.Distributed() {
 		return ErrNotDistributed
+	}
+	if n.ctx.Err() != nil {
+		// The node is closing: its processes end as its links go down,
+		// and the other nodes see noconnection for them, not the reason
+		// the closing gave them (which could otherwise race the link's
+		// end and arrive first).
+		return fmt.Errorf("signal to %s: %w", peer, ErrClosed)
 	}
 	switch frame[0] {
 	case opExit, opDown, opDemonitor, opUnlink:
@@ -186,8 +210,7 @@ func (l *link) serveSignals(br *bufio.Reader) {
 		frame, err := readFrame(br, n.cfg.MaxFrameSize, buf)
 		if err != nil {
 			if !isClosedErr(err) {
-				n.logf("bad signal frame from %s: %v", l.peer, err)
-				l.close(err)
+				l.close(fmt.Errorf("bad signal frame: %w", err))
 			}
 			return
 		}
@@ -196,13 +219,11 @@ func (l *link) serveSignals(br *bufio.Reader) {
 		}
 		v, err := Decode(frame)
 		if err != nil {
-			n.logf("bad signal from %s: %v", l.peer, err)
-			l.close(err)
+			l.close(fmt.Errorf("bad signal: %w", err))
 			return
 		}
-		if err := l.apply(v); err != nil {
-			n.logf("bad signal from %s: %v", l.peer, err)
-			l.close(err)
+		if err := l.apply(v, len(frame)); err != nil {
+			l.close(fmt.Errorf("bad signal: %w", err))
 			return
 		}
 	}
@@ -210,7 +231,8 @@ func (l *link) serveSignals(br *bufio.Reader) {
 
 var errBadSignal = fmt.Errorf("malformed signal: %w", ErrProtocol)
 
-func (l *link) apply(v any) error {
+// apply applies one signal, size bytes on the wire.
+func (l *link) apply(v any, size int) error {
 	n := l.n
 	a, ok := v.([]any)
 	if !ok || len(a) == 0 {
@@ -236,15 +258,18 @@ func (l *link) apply(v any) error {
 		if len(a) != 3 {
 			return errBadSignal
 		}
+		var p *Process
 		switch to := a[1].(type) {
 		case Pid:
-			if p := n.process(to); p != nil {
-				p.Deliver(a[2])
-			}
+			p = n.process(to)
 		case string:
-			n.sendName(to, a[2])
+			p = n.registered(to)
 		default:
 			return errBadSignal
+		}
+		if p != nil {
+			// Waits while p's mailbox is full: see DefaultMailboxLimit.
+			p.deliverRemote(l.peer, a[2], size, l.done)
 		}
 	case opLink:
 		from, ok1 := pid(1)
@@ -313,6 +338,10 @@ func (l *link) apply(v any) error {
 				n.connectAsync(name)
 			}
 		}
+	case opCall:
+		return l.serveMsgCall(a)
+	case opReply:
+		return l.n.msgReply(a)
 	case opCast:
 		if len(a) != 4 {
 			return errBadSignal
