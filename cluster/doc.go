@@ -1,0 +1,28 @@
+// Package cluster is gsh's distribution layer, a Go library of its own (it
+// knows nothing of the interpreter): named nodes that find each other
+// through a port mapper speaking Erlang's epmd protocol, prove a shared
+// cookie to each other, and talk over one TCP connection per pair of nodes
+// multiplexed with yamux.
+//
+// A [Node] is started with [Start] from a [Config] ([DefaultConfig] gives
+// the defaults). [Node.Call] runs module.function(args...) on another node
+// through that node's [Handler] ([Modules] serves plain Go functions);
+// [Node.Ping], [Node.Connect] and [Node.Nodes] manage links. Values cross
+// the wire in a self-describing codec ([Encode], [Decode]) that keeps ints
+// and floats, strings and bytes, [Atom] and [Pid] apart, and checks sizes
+// and depth on the way in; errors keep their kind, so errors.Is(err,
+// ErrNodeDown) holds after a remote call failed for that reason on another
+// node (see the Err* variables and [RemoteError]).
+//
+// Processes are goroutines with a mailbox ([Node.Spawn], [Node.SpawnRemote],
+// [Process.Receive], [Node.Send]), links and monitors that fire when a
+// process ends or its node is lost, registered names ([Node.Register]) and
+// global names ([Node.RegisterGlobal]).
+//
+// [PortMapper] is the port mapper itself; [RegisterNode], [LookupNode] and
+// [ListNodes] are its client, and work against Erlang's epmd too.
+//
+// Everything a Node starts it also stops: [Node.Close] drops the port
+// mapper registration and every link and waits for the node's goroutines,
+// and may be called more than once.
+package cluster
