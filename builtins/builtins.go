@@ -52,6 +52,12 @@ type Env struct {
 	LoadSource func(name, src string) (string, error)
 	// Shell is the prompt's own process: self() outside any spawned process.
 	Shell *cluster.Process
+	// Args are the arguments given after a script's name (gsh file.gsh a
+	// b): args() returns them.
+	Args []string
+	// History gives the prompt's history for history(): the lines read
+	// from the history file, then this session's.
+	History func() (old, session []string)
 
 	procs   procs
 	asyncMu sync.Mutex
@@ -61,6 +67,7 @@ type Env struct {
 	timeout   time.Duration
 	mu        sync.Mutex
 	modules   cluster.Modules // served to other nodes: kvs, erlang, init, net_adm
+	reserved  cluster.Modules // served ahead of the interpreter's functions (see Serve)
 	stdlibIdx map[string]string
 	docs      []Doc
 }
@@ -229,7 +236,31 @@ func (e *Env) HandleCall(ctx context.Context, from cluster.Atom, module, functio
 	return wireValue(v), err
 }
 
+// Serve adds a module that other nodes can call: module.function(args...)
+// runs funcs[function] (through cluster.Invoke, so that a first
+// context.Context parameter gets the call's context). Unlike the builtin
+// modules, it is reserved: no package loaded in the interpreter stands in
+// for it. gsh serves its remote shells this way, as module "shell".
+func (e *Env) Serve(module string, funcs map[string]reflect.Value) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	m := cluster.Modules{module: funcs} // a new map: calls being served read the old one
+	for k, v := range e.reserved {
+		if k != module {
+			m[k] = v
+		}
+	}
+	e.reserved = m
+}
+
 func (e *Env) handleCall(ctx context.Context, from cluster.Atom, module, function string, args []any) (any, error) {
+	e.mu.Lock()
+	_, reserved := e.reserved[module]
+	res := e.reserved
+	e.mu.Unlock()
+	if reserved {
+		return res.HandleCall(ctx, from, module, function, args)
+	}
 	if fn, ok := e.lookup(module, function); ok {
 		return e.invokeInterpreted(ctx, fn, args)
 	}
@@ -365,6 +396,8 @@ func (e *Env) Symbols() interp.Exports {
 			"apply":        v(e.apply),
 			"c":            v(e.compile),
 			"nl":           v(e.netLoad),
+			"args":         v(e.args),
+			"history":      v(e.history),
 		},
 		PathPrefix + "/rpc/rpc": {
 			"call":        v(e.Call),

@@ -93,5 +93,8 @@ whose name sorts first wins; the loser's process gets a GlobalConflict message.`
 	{"global.whereis_name", "func global.whereis_name(name string) any", "the pid of a global name, or undefined", ""},
 	{"global.send", "func global.send(name string, msg any) any", "send to the process of a global name", ""},
 	{"global.registered_names", "func global.registered_names() []string", "every global name", ""},
+	{"args", "func args() []string", "the arguments given after the script's name (gsh file.gsh a b gives [\"a\", \"b\"]); [] at the prompt", `A script can start with #!/usr/bin/env gsh and be run as ./file.gsh a b.`},
+	{"history", "func history(last ...int)", "print the prompt's history, numbered (the history file's lines first); history(n) prints the last n", `Each line of a multi-line input is one line of the history, as for the up
+arrow. Lines from ~/.gsh_history come first, then "-- this session --".`},
 	{"apply", "func apply(module, function string, args ...any) any", "run module.function(args...) here, as a call from another node would; an error comes back as the value", ""},
 }

@@ -45,4 +45,33 @@
 // same on a real terminal and on a pseudo-terminal that is nobody's
 // controlling terminal (where the kernel could not deliver SIGINT anyway).
 // SIGINT from elsewhere (kill -INT) also cancels the running evaluation.
+//
+// Tab completes the word before the cursor through Config.Complete (a
+// [Completer]); [Interp.Complete] knows Go's keywords and builtins, package
+// names and their members (the standard library's exported ones, and every
+// member of the Exports, such as rpc.call), the names of dot-imported
+// packages, and the names bound by inputs that succeeded, tracked from their
+// syntax trees. [StringArg] tells when the cursor is in a string argument of
+// a call, where gsh completes node names. Tab with nothing before the cursor
+// inserts a tab, so that pasted indented code keeps its indentation.
+//
+// [Shell.History] gives the history file's lines and this session's, one per
+// line typed, as the up arrow walks them. In non-interactive mode a first
+// line starting with #! is skipped, so that a script can be run as a
+// program.
+//
+// # Remote shell
+//
+// A Shell evaluates with an [Evaluator]: the *Interp by default, or a
+// [Remote], the client of another node's [Server] (gsh -remsh). The Remote
+// sends each complete input (Incomplete is decided on the client) to the
+// Server, which evaluates it in its node's interpreter with the output of
+// that evaluation captured ([WithOutput]: what the evaluating goroutine
+// prints with fmt.Print* goes to a buffer of its own, all else to the node's
+// stdout), and sends back that output and the result as the prompt prints
+// it. Ctrl-C cancels the Remote's evaluation, which sends the Server an
+// interrupt for it: the remote evaluation stops, processes it spawned do
+// not. The calls travel as wire values through whatever the caller provides
+// (gsh uses the cluster's rpc, module "shell"): this package does not know
+// the cluster.
 package shell

@@ -36,7 +36,8 @@ const Grace = 250 * time.Millisecond
 
 // Options configure an Interp.
 type Options struct {
-	// Stdout is where interpreted code's fmt.Print* go, and its
+	// Stdout is where interpreted code's fmt.Print* go (except for an
+	// evaluation given an output of its own, see WithOutput), and its
 	// os.Stdout when Stdout is an *os.File. Stderr is where its log.* go,
 	// and its os.Stderr when Stderr is an *os.File (otherwise os.Stdout
 	// and os.Stderr are the process's). Nil means os.Stdout and
@@ -54,16 +55,21 @@ type Options struct {
 }
 
 // Interp is the node's one Go interpreter. Eval and LoadFile run one at a
-// time; Func may be called at any time from any goroutine.
+// time (an Eval waiting for another gives up when its context ends); Func
+// and Complete may be called at any time from any goroutine.
 type Interp struct {
-	mu sync.Mutex // one evaluation at a time
-	in *interp.Interpreter
+	sem chan struct{} // one evaluation at a time: holds one element while one runs
+	in  *interp.Interpreter
+
+	out   *routedWriter // the interpreter's stdout
+	evals evalContexts  // the contexts of the evaluations running, by goroutine
+	names names         // what completion knows
 
 	frames frameCatcher
 
 	// imports records the imports made so far by file (see importKey):
 	// the interpreter refuses a second import of a name in a file, so they
-	// are removed from later inputs. Guarded by mu.
+	// are removed from later inputs. Guarded by sem.
 	imports map[string]map[interrupt.Import]bool
 
 	funcsMu sync.RWMutex
@@ -87,11 +93,14 @@ func NewInterp(opt Options) (*Interp, error) {
 		stderr = os.Stderr
 	}
 	i := &Interp{
+		sem:     make(chan struct{}, 1),
+		out:     &routedWriter{},
 		imports: map[string]map[interrupt.Import]bool{},
 		funcs:   map[string]reflect.Value{},
 	}
+	i.out.def, i.out.evals = stdout, &i.evals
 	i.frames.out = stderr
-	i.in = interp.New(interp.Options{Stdout: stdout, Stderr: &i.frames, GoPath: opt.GoPath})
+	i.in = interp.New(interp.Options{Stdout: i.out, Stderr: &i.frames, GoPath: opt.GoPath})
 
 	syms := interp.Exports{}
 	for k, v := range stdlib.Symbols {
@@ -101,8 +110,12 @@ func NewInterp(opt Options) (*Interp, error) {
 		case "time/time":
 			v = withSymbol(v, "Sleep", reflect.ValueOf(interrupt.Sleep))
 		case "os/os":
-			// yaegi gives os.Stderr the interpreter's stderr only when
-			// that is a file, which the frame catcher is not.
+			// yaegi gives os.Stdout and os.Stderr the interpreter's
+			// stdout and stderr only when they are files, which the
+			// output router and the frame catcher are not.
+			if f, ok := stdout.(*os.File); ok {
+				v = withSymbol(v, "Stdout", reflect.ValueOf(&f).Elem())
+			}
 			if f, ok := stderr.(*os.File); ok {
 				v = withSymbol(v, "Stderr", reflect.ValueOf(&f).Elem())
 			}
@@ -114,6 +127,7 @@ func NewInterp(opt Options) (*Interp, error) {
 			return nil, err
 		}
 	}
+	i.names.exports = append([]interp.Exports{syms}, opt.Exports...)
 	i.in.ImportUsed()
 	if _, err := i.in.Eval(interrupt.ImportDecl); err != nil {
 		return nil, err
@@ -147,6 +161,10 @@ type Result struct {
 	// fmt.Fprint*, log.*, Write and WriteString methods): print only a
 	// non-nil error.
 	Quiet bool
+	// Output is what the evaluation printed, when it was captured rather
+	// than written out (a remote shell's evaluation, see Remote): the shell
+	// prints it before the values.
+	Output string
 }
 
 // PanicError is a panic recovered from the evaluation, in the user's code
@@ -317,6 +335,80 @@ func openBrackets(src string) bool {
 	return false
 }
 
+// outputKey is the context key of WithOutput's writer.
+type outputKey struct{}
+
+// WithOutput returns a context for Eval whose evaluation prints to w: what
+// its code prints with fmt.Print* (and builtins that print to Stdout, such as
+// help()) goes to w instead of the interpreter's stdout, while the
+// evaluation runs. Other goroutines, processes it spawned included, print as
+// before. A remote shell's evaluations are captured this way.
+func WithOutput(ctx context.Context, w io.Writer) context.Context {
+	return context.WithValue(ctx, outputKey{}, w)
+}
+
+// Stdout returns the interpreter's stdout: Options.Stdout, except for the
+// goroutine of an evaluation given its own output by WithOutput. Builtins
+// that print (help(), i()) should print here.
+func (i *Interp) Stdout() io.Writer { return i.out }
+
+// Context returns the context given to Eval for the evaluation that the
+// calling goroutine runs, or nil when it runs none (a spawned process, a
+// call from another node). Builtins use it to tell whose evaluation calls
+// them (a remote shell's: see Server.History).
+func (i *Interp) Context() context.Context {
+	return i.evals.get(interrupt.GoroutineKey())
+}
+
+// evalContexts maps the goroutines running evaluations to their contexts.
+type evalContexts struct {
+	n  atomic.Int32 // len(m): no lookup while there is none
+	mu sync.RWMutex
+	m  map[uintptr]context.Context
+}
+
+func (e *evalContexts) get(g uintptr) context.Context {
+	if e.n.Load() == 0 {
+		return nil
+	}
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.m[g]
+}
+
+func (e *evalContexts) set(g uintptr, ctx context.Context) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.m == nil {
+		e.m = map[uintptr]context.Context{}
+	}
+	e.m[g] = ctx
+	e.n.Store(int32(len(e.m)))
+}
+
+func (e *evalContexts) clear(g uintptr) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.m, g)
+	e.n.Store(int32(len(e.m)))
+}
+
+// routedWriter is the interpreter's stdout: what an evaluation given its
+// own output (WithOutput) prints goes there, the rest to def.
+type routedWriter struct {
+	def   io.Writer
+	evals *evalContexts
+}
+
+func (w *routedWriter) Write(p []byte) (int, error) {
+	if ctx := w.evals.get(interrupt.GoroutineKey()); ctx != nil {
+		if out, ok := ctx.Value(outputKey{}).(io.Writer); ok && out != nil {
+			return out.Write(p)
+		}
+	}
+	return w.def.Write(p)
+}
+
 // Func returns a top-level function defined at the prompt or by a loaded
 // file: "f" or "main.f" for package main, "pkg.f" for a file of package pkg.
 // The value may be called from any goroutine, even while an Eval runs.
@@ -360,6 +452,7 @@ func compileErrorFromParse(err error, file string) error {
 type job struct {
 	mu        sync.Mutex // held by the job while it uses the interpreter after running user code
 	abandoned bool
+	g         uintptr // the goroutine running it, while it is registered in evals; guarded by mu
 	done      chan struct{}
 	res       Result
 	err       error
@@ -369,8 +462,14 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 	if g := interrupt.GoroutineKey(); i.evalG.Load() == g {
 		return i.evalNested(p, file)
 	}
-	i.mu.Lock()
-	defer i.mu.Unlock()
+	// Wait for the evaluation running now (another node's remote shell,
+	// or this prompt's), unless this one is cancelled first.
+	select {
+	case i.sem <- struct{}{}:
+	case <-ctx.Done():
+		return Result{}, ErrInterrupted
+	}
+	defer func() { <-i.sem }()
 	pl := i.plan(p)
 	j := &job{done: make(chan struct{})}
 	go i.runJob(ctx, j, pl, file)
@@ -388,6 +487,10 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 	}
 	j.mu.Lock()
 	j.abandoned = true
+	if j.g != 0 { // what it prints from now on is nobody's
+		i.evals.clear(j.g)
+		j.g = 0
+	}
 	j.mu.Unlock()
 	select { // it may have just finished
 	case <-j.done:
@@ -413,8 +516,21 @@ func (i *Interp) evalNested(p *interrupt.Parsed, file string) (res Result, err e
 
 func (i *Interp) runJob(ctx context.Context, j *job, pl *plan, file string) {
 	defer close(j.done)
-	i.evalG.Store(interrupt.GoroutineKey())
-	defer i.evalG.CompareAndSwap(interrupt.GoroutineKey(), 0)
+	g := interrupt.GoroutineKey()
+	i.evalG.Store(g)
+	defer i.evalG.CompareAndSwap(g, 0)
+	j.mu.Lock()
+	j.g = g
+	i.evals.set(g, ctx)
+	j.mu.Unlock()
+	defer func() {
+		j.mu.Lock()
+		if j.g != 0 {
+			i.evals.clear(g)
+			j.g = 0
+		}
+		j.mu.Unlock()
+	}()
 	stop := interrupt.Watch(ctx)
 	defer stop()
 	gid := interrupt.GoroutineID()
@@ -681,6 +797,7 @@ func (i *Interp) run(j *job, pl *plan, file string, compiling *bool) (Result, er
 		}
 	}
 	i.recordFuncs(pl)
+	i.names.record(pl.p, file)
 	return res, nil
 }
 

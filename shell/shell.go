@@ -8,17 +8,37 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/chzyer/readline"
 )
 
+// Evaluator evaluates a shell's inputs: an *Interp, or a *Remote for
+// another node's interpreter (gsh -remsh).
+type Evaluator interface {
+	// Eval evaluates one complete input (see Interp.Eval); cancelling ctx
+	// interrupts it.
+	Eval(ctx context.Context, src string) (Result, error)
+}
+
 // Config configures a Shell.
 type Config struct {
+	// Interp evaluates the inputs, unless Eval is set.
 	Interp *Interp
-	In     io.Reader
+	// Eval, if set, evaluates the inputs instead of Interp: a remote
+	// shell's *Remote.
+	Eval Evaluator
+	// Complete completes the word before the cursor when Tab is pressed
+	// (interactive mode). Nil means the evaluator's own completion, when it
+	// is a Completer (*Interp and *Remote are). Tab with nothing to complete
+	// before the cursor (at the start of a line, after a space) inserts a
+	// tab, so that pasted indented code stays as it was.
+	Complete Completer
+	In       io.Reader
 	// Out gets the printed values and the error lines, in both modes, so
 	// that a transcript keeps them in order. Err gets Logf's lines in
 	// non-interactive mode.
@@ -49,8 +69,11 @@ type Config struct {
 type Shell struct {
 	cfg Config
 
-	mu sync.Mutex
-	rl *readline.Instance // while an interactive Run reads
+	mu       sync.Mutex
+	rl       *readline.Instance // while an interactive Run reads
+	history  []string           // the history file's lines, then this session's
+	fromFile int                // how many of history came from the file
+	loaded   bool               // the file was read
 }
 
 // New returns a shell; Run starts it.
@@ -67,7 +90,86 @@ func New(cfg Config) *Shell {
 	if cfg.Name == "" {
 		cfg.Name = "input"
 	}
+	if cfg.Eval == nil && cfg.Interp != nil {
+		cfg.Eval = cfg.Interp
+	}
+	if cfg.Complete == nil {
+		cfg.Complete, _ = cfg.Eval.(Completer)
+	}
 	return &Shell{cfg: cfg}
+}
+
+// historyLimit is how many lines the history keeps, in the file too.
+const historyLimit = 1000
+
+// History returns the lines of the history: first those read from the
+// history file at the start of an interactive Run (old), then those of this
+// session, in order. Like the history that the up arrow walks, it holds
+// each line of a multi-line input, no empty lines and no line twice in a
+// row.
+func (s *Shell) History() (old, session []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.history[:s.fromFile]), slices.Clone(s.history[s.fromFile:])
+}
+
+// addHistory adds a line typed in this session.
+func (s *Shell) addHistory(line string) {
+	line = strings.TrimSpace(line)
+	if line == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.history); n > s.fromFile && s.history[n-1] == line {
+		return
+	}
+	s.history = append(s.history, line)
+}
+
+// loadHistory reads the history file, as readline does.
+func (s *Shell) loadHistory() {
+	if s.cfg.HistoryFile == "" {
+		return
+	}
+	b, err := os.ReadFile(s.cfg.HistoryFile)
+	if err != nil {
+		return
+	}
+	var lines []string
+	for l := range strings.Lines(string(b)) {
+		l = strings.TrimSpace(l)
+		if l == "" || (len(lines) > 0 && lines[len(lines)-1] == l) {
+			continue
+		}
+		lines = append(lines, l)
+	}
+	if len(lines) > historyLimit {
+		lines = lines[len(lines)-historyLimit:]
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loaded {
+		return
+	}
+	s.loaded = true
+	s.history = append(lines, s.history...)
+	s.fromFile = len(lines)
+}
+
+// printResult prints what an evaluation printed (a remote one's), then its
+// error or its values.
+func (s *Shell) printResult(res Result, err error) {
+	if res.Output != "" {
+		io.WriteString(s.cfg.Out, res.Output)
+	}
+	if err != nil {
+		fmt.Fprintln(s.cfg.Out, ErrorLine(err))
+		return
+	}
+	if out := FormatResult(res); out != "" {
+		fmt.Fprintln(s.cfg.Out, out)
+	}
 }
 
 // InputError is the error of a failed input in non-interactive mode.
@@ -147,9 +249,12 @@ func (s *Shell) runBatch(ctx context.Context) error {
 		startLine int
 	)
 	eval := func(src string) error {
-		res, err := s.cfg.Interp.Eval(ctx, src)
+		res, err := s.cfg.Eval.Eval(ctx, src)
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if res.Output != "" {
+			io.WriteString(s.cfg.Out, res.Output)
 		}
 		if err == nil {
 			// A statement whose value is an error (rpc.call's failure, an
@@ -180,6 +285,10 @@ func (s *Shell) runBatch(ctx context.Context) error {
 		}
 		lineNo++
 		line := sc.Text()
+		if lineNo == 1 && strings.HasPrefix(line, "#!") {
+			continue // #!/usr/bin/env gsh
+		}
+		s.addHistory(line)
 		if len(buf) == 0 {
 			if strings.TrimSpace(line) == "" {
 				continue
@@ -226,10 +335,16 @@ func (s *Shell) runInteractive(ctx context.Context) error {
 	in := newInput(s.cfg.In)
 	defer in.Close()
 
+	s.loadHistory()
+	var complete readline.AutoCompleter
+	if s.cfg.Complete != nil {
+		complete = autoComplete{s.cfg.Complete}
+	}
 	rl, err := readline.NewEx(&readline.Config{
 		Prompt:          s.cfg.Prompt(1),
+		AutoComplete:    complete,
 		HistoryFile:     s.cfg.HistoryFile,
-		HistoryLimit:    1000,
+		HistoryLimit:    historyLimit,
 		Stdin:           in,
 		Stdout:          s.cfg.Out,
 		Stderr:          s.cfg.Out,
@@ -290,6 +405,7 @@ func (s *Shell) runInteractive(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
+		s.addHistory(line)
 		buf = append(buf, line)
 		src := strings.Join(buf, "\n")
 		if Incomplete(src) {
@@ -322,18 +438,36 @@ func (s *Shell) evalInteractive(ctx context.Context, in *input, src string) {
 		}
 	}()
 
-	res, err := s.cfg.Interp.Eval(ectx, src)
+	res, err := s.cfg.Eval.Eval(ectx, src)
 	if ctx.Err() != nil {
 		return // halted
 	}
-	if err != nil {
-		fmt.Fprintln(s.cfg.Out, ErrorLine(err))
-		if s.cfg.OnError != nil {
-			s.cfg.OnError(err)
+	s.printResult(res, err)
+	if err != nil && s.cfg.OnError != nil {
+		s.cfg.OnError(err)
+	}
+}
+
+// autoComplete is readline's view of a Completer.
+type autoComplete struct{ c Completer }
+
+func (a autoComplete) Do(line []rune, pos int) ([][]rune, int) {
+	pos = max(0, min(pos, len(line)))
+	if pos == 0 || unicode.IsSpace(line[pos-1]) {
+		return [][]rune{{'\t'}}, 0 // indentation, not a completion
+	}
+	text := string(line)
+	bpos := len(string(line[:pos]))
+	words, start := a.c.Complete(text, bpos)
+	if start < 0 || start > bpos {
+		return nil, 0
+	}
+	typed := text[start:bpos]
+	var out [][]rune
+	for _, w := range words {
+		if strings.HasPrefix(w, typed) {
+			out = append(out, []rune(w[len(typed):]))
 		}
-		return
 	}
-	if out := FormatResult(res); out != "" {
-		fmt.Fprintln(s.cfg.Out, out)
-	}
+	return out, utf8.RuneCountInString(typed)
 }

@@ -3,6 +3,7 @@
 //
 //	gsh -sname gandalf -setcookie abc
 //	gsh -sname bilbo -setcookie abc session.gsh
+//	gsh -sname bilbo -setcookie abc -remsh gandalf   # a shell evaluating on gandalf
 //
 // gsh --help lists every flag and environment variable.
 package main

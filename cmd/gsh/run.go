@@ -46,6 +46,7 @@ type options struct {
 	args                []string
 	tlsCert, tlsKey     string
 	tlsCA, kvsDir       string
+	remsh               string
 }
 
 const usageText = `usage: gsh [flags] [file.gsh [args...]]
@@ -84,6 +85,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls_key", "", "the private key of -tls_cert, a PEM `FILE` that only its owner can read")
 	fs.StringVar(&o.tlsCA, "tls_ca", "", "the CA certificates, a PEM `FILE`: links only with nodes whose certificates they signed")
 	fs.StringVar(&o.kvsDir, "kvs_dir", "", "keep this node's kvs on disk in `DIR`, across restarts (default: in memory)")
+	fs.StringVar(&o.remsh, "remsh", "", "a remote shell: evaluate the input on `NODE` (NAME@HOST, or NAME on this host) and print here")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
 		fs.PrintDefaults()
@@ -103,6 +105,22 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
+	}
+	if o.remsh != "" {
+		if o.noshell {
+			return nil, errors.New("-remsh opens a shell: not with -noshell")
+		}
+		if o.sname == "" && o.name == "" {
+			// A name of its own, of the target's kind, on a hidden node
+			// that the target does not pass on to its peers.
+			o.hidden = true
+			own := fmt.Sprintf("remsh%d", os.Getpid())
+			if _, host, ok := strings.Cut(o.remsh, "@"); ok && strings.Contains(host, ".") {
+				o.name = own
+			} else {
+				o.sname = own
+			}
+		}
 	}
 	if o.mapperPort == 0 {
 		o.mapperPort = cluster.DefaultMapperPort
@@ -180,6 +198,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	env.Out = stdout
 	env.Halt = halt
 	env.Logf = nodeLog
+	env.Args = append([]string{}, o.args...)
 	in, err := shell.NewInterp(shell.Options{
 		Stdout:  stdout,
 		Stderr:  stderr,
@@ -189,6 +208,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
+	env.Out = in.Stdout() // help() in another node's remote shell prints there
 	env.Format = shell.Format
 	env.LoadSource = func(name, src string) (string, error) {
 		return in.LoadSource(ctx, name, src)
@@ -199,7 +219,45 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return in.Func(module + "." + function)
 	}
+	complete := completer{env: env, interp: in}
+	// Remote shells (gsh -remsh this node) evaluate here.
+	server := &shell.Server{Interp: in, Complete: complete}
+	env.Serve(shell.RemoteModule, server.Module())
+	var history atomic.Pointer[shell.Shell] // the shell whose history history() prints
+	env.History = func() (old, session []string) {
+		if h, ok := server.History(in.Context()); ok {
+			return nil, h // a remote shell's own
+		}
+		if s := history.Load(); s != nil {
+			return s.History()
+		}
+		return nil, nil
+	}
+	stopWatch := node.Watch(func(peer cluster.Atom, up bool, _ error) {
+		if !up {
+			server.DropNode(string(peer))
+		}
+	})
+	defer stopWatch()
 	handler.Store(env)
+
+	// The inputs are evaluated here, or on another node (-remsh).
+	var eval shell.Evaluator = in
+	var completion shell.Completer = complete
+	promptNode := node.Name()
+	if o.remsh != "" {
+		remote, target, err := remoteShell(ctx, node, o)
+		if err != nil {
+			return err
+		}
+		eval, completion, promptNode = remote, remote, target
+	}
+	newShell := func(cfg shell.Config) *shell.Shell {
+		cfg.Interp, cfg.Eval, cfg.Complete = in, eval, completion
+		s := shell.New(cfg)
+		history.Store(s)
+		return s
+	}
 
 	interactive := false
 	if f, ok := stdin.(*os.File); ok && o.script == "" && o.eval == "" && !o.noshell {
@@ -208,7 +266,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	err = func() error {
 		switch {
 		case o.eval != "":
-			s := shell.New(shell.Config{Interp: in, In: strings.NewReader(o.eval), Out: stdout, Err: stderr, Name: "-eval"})
+			s := newShell(shell.Config{In: strings.NewReader(o.eval), Out: stdout, Err: stderr, Name: "-eval"})
 			if err := s.Run(ctx); err != nil {
 				return err
 			}
@@ -225,13 +283,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				return err
 			}
 			defer f.Close()
-			s := shell.New(shell.Config{Interp: in, In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script)})
+			s := newShell(shell.Config{In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script)})
 			return s.Run(ctx)
 		}
 		home, _ := os.UserHomeDir()
-		prompt := func(n int) string { return fmt.Sprintf("(%s)%d> ", node.Name(), n) }
-		s := shell.New(shell.Config{
-			Interp:      in,
+		prompt := func(n int) string { return fmt.Sprintf("(%s)%d> ", promptNode, n) }
+		s := newShell(shell.Config{
 			In:          stdin,
 			Out:         stdout,
 			Err:         stderr,

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gsh/cluster"
+)
+
+// TestRemoteShellE2E: gsh -remsh gandalf@HOST evaluates bilbo's input on
+// gandalf and prints the output on bilbo.
+func TestRemoteShellE2E(t *testing.T) {
+	_, port := privateMapper(t)
+	host := cluster.ShortHostname()
+	gandalf := startGsh(t, nil, "-sname", "gandalf", "-setcookie", "abc", "-epmd_port", port, "-addr", "127.0.0.1")
+	gandalf.send("node()")
+	gandalf.expect("gandalf@" + host)
+	gandalf.send(`secret := "kept on gandalf"`)
+	gandalf.expect("kept on gandalf")
+
+	bilbo := startGsh(t, nil, "-sname", "bilbo", "-setcookie", "abc", "-epmd_port", port, "-addr", "127.0.0.1", "-remsh", "gandalf@"+host)
+	bilbo.send("node()")
+	bilbo.expect("gandalf@" + host + "\n")
+	bilbo.send("secret")
+	bilbo.expect("kept on gandalf\n")
+	bilbo.send(`fmt.Println("printed on", node())`)
+	bilbo.expect("printed on gandalf@" + host + "\n")
+	bilbo.send(`func double(x int) int {`)
+	bilbo.send(`	return 2 * x`)
+	bilbo.send(`}`)
+	bilbo.send(`double(21)`)
+	bilbo.expect("42\n")
+	bilbo.send(`nope`)
+	bilbo.expect("** error: undefined: nope")
+	bilbo.send(`help("history")`)
+	bilbo.expect("func history(last ...int)")
+	bilbo.send(`history()`)
+	bilbo.expect("1  node()\n")
+	bilbo.expect("history()\n")
+	bilbo.send(`"after the error"`)
+	bilbo.expect("after the error\n")
+
+	// What bilbo defined lives on gandalf, and gandalf printed none of it.
+	gandalf.send("double(4)")
+	gandalf.expect("8\n")
+	if out := gandalf.out.String(); strings.Contains(out, "printed on") || strings.Contains(out, "nope") {
+		t.Errorf("gandalf printed the remote shell's output:\n%s", out)
+	}
+
+	// A remote shell to a node that is not there fails at once.
+	lost := exec.Command(gshBin, "-sname", "frodo", "-setcookie", "abc", "-epmd_port", port, "-addr", "127.0.0.1", "-remsh", "nobody")
+	lost.Env = append(os.Environ(), "HOME="+t.TempDir())
+	out, err := lost.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "-remsh nobody@"+host) {
+		t.Errorf("-remsh nobody: %v\n%s", err, out)
+	}
+}
+
+// TestScriptArgsAndHalt: a script with a #! line gets its arguments from
+// args(); halt(code) exits with code.
+func TestScriptArgsAndHalt(t *testing.T) {
+	_, port := privateMapper(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "greet.gsh")
+	src := "#!/usr/bin/env gsh\nargs()\nlen(args())\nhistory()\nhalt(len(args()))\n\"not reached\"\n"
+	if err := os.WriteFile(script, []byte(src), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(gshBin, "-sname", "script", "-epmd_port", port, "-addr", "127.0.0.1", script, "a", "b c", "d")
+	cmd.Env = append(os.Environ(), "HOME="+dir, "GSH_COOKIE=abc")
+	out, err := cmd.CombinedOutput()
+	want := "[\"a\", \"b c\", \"d\"]\n3\n1  args()\n2  len(args())\n3  history()\n"
+	if string(out) != want {
+		t.Errorf("output %q, want %q", out, want)
+	}
+	if cmd.ProcessState.ExitCode() != 3 {
+		t.Errorf("exit code %d (%v), want 3", cmd.ProcessState.ExitCode(), err)
+	}
+
+	// At the prompt: no arguments; q() exits 0.
+	p := startGsh(t, nil)
+	p.send("args()")
+	p.expect("[]\n")
+	p.send("q()")
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("q() did not end gsh")
+	}
+	if code := p.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("q(): exit code %d", code)
+	}
+}
