@@ -224,7 +224,7 @@ func refusalError(msg string) error {
 // the client's hello once the client proved the cookie; the caller sends the
 // verdict.
 func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
-	conn.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+	// The caller set one deadline for the whole handshake (TLS included).
 	var magic [4]byte
 	if _, err := io.ReadFull(conn, magic[:]); err != nil {
 		return hello{}, fmt.Errorf("reading hello: %w", netErr(err))

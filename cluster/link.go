@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/yamux"
@@ -32,14 +34,17 @@ type link struct {
 	conn   net.Conn
 	sess   *yamux.Session
 
-	mu   sync.Mutex
-	idle []*callStream
+	mu      sync.Mutex
+	idle    []*callStream
+	reading map[*yamux.Stream]struct{} // streams a goroutine waits to read (see close)
 
 	client   bool   // this node dialled the connection
 	creation uint32 // the peer's run
 
 	sigOnce sync.Once
 	sig     *sigWriter
+
+	ylog yamuxLog // why yamux ended the session, when it did
 
 	once sync.Once
 	err  error // why the link closed, set before done is closed
@@ -63,10 +68,12 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 		client: client, creation: them.creation}
 	var err error
 	fc := &frameConn{Conn: conn}
+	cfg := n.yamuxConfig()
+	cfg.LogOutput, cfg.Logger = nil, &l.ylog
 	if client {
-		l.sess, err = yamux.Client(fc, n.yamuxConfig())
+		l.sess, err = yamux.Client(fc, cfg)
 	} else {
-		l.sess, err = yamux.Server(fc, n.yamuxConfig())
+		l.sess, err = yamux.Server(fc, cfg)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("starting yamux: %w", err)
@@ -138,7 +145,7 @@ func (l *link) watch() {
 	defer l.n.wg.Done()
 	select {
 	case <-l.sess.CloseChan():
-		l.close(errors.New("connection closed"))
+		l.close(l.lostReason())
 	case <-l.done:
 	}
 	n := l.n
@@ -166,20 +173,103 @@ func (l *link) close(reason error) {
 		l.err = reason
 		close(l.done)
 		defer l.n.failCalls(l)
-		l.sess.Close()
 		l.mu.Lock()
-		idle := l.idle
-		l.idle = nil
+		idle, reading := l.idle, l.reading
+		l.idle, l.reading = nil, nil
 		l.mu.Unlock()
+		// yamux v0.1.2 busy-loops every Read blocked on a stream of a
+		// session being closed, until Close gets to that stream
+		// (hashicorp/yamux#176): with a hundred streams that is a CPU
+		// spinning for a while, seconds under the race detector. A read
+		// deadline in the past ends those reads first.
+		for s := range reading {
+			s.SetReadDeadline(time.Unix(1, 0))
+		}
+		l.sess.Close()
 		for _, s := range idle {
 			s.s.Close()
 		}
 	})
 }
 
+// closeStream closes s, unless the link is closing: then the end of the
+// session closes it, and closing it here first would start yamux's timer
+// (StreamCloseTimeout, 5 minutes) that waits for the peer's side of the
+// close, which keeps the dead session in memory until it fires.
+func (l *link) closeStream(s *yamux.Stream) {
+	if !l.closing() {
+		s.Close()
+	}
+}
+
+// closing reports whether the link is closed or closing.
+func (l *link) closing() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// startReading records that a goroutine is about to wait on s, so that close
+// can end the wait; false means the link is closing.
+func (l *link) startReading(s *yamux.Stream) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closing() {
+		return false
+	}
+	if l.reading == nil {
+		l.reading = map[*yamux.Stream]struct{}{}
+	}
+	l.reading[s] = struct{}{}
+	return true
+}
+
+func (l *link) stopReading(s *yamux.Stream) {
+	l.mu.Lock()
+	delete(l.reading, s)
+	l.mu.Unlock()
+}
+
 // fail ends the link after a write error: a session that failed a write is
-// not trusted again.
-func (l *link) fail(err error) { l.close(fmt.Errorf("write failed: %w", err)) }
+// not trusted again. When the session had ended already, that is the reason.
+func (l *link) fail(err error) {
+	if l.sess.IsClosed() {
+		l.close(l.lostReason())
+		return
+	}
+	l.close(fmt.Errorf("write failed: %w", err))
+}
+
+// lostReason says why the session ended without this node closing it: the
+// error yamux logged (a keepalive that found the peer silent for TickTime, a
+// write that did not go out in time, a protocol error), or the peer closing
+// the connection.
+func (l *link) lostReason() error {
+	if s := l.ylog.first.Load(); s != nil {
+		return fmt.Errorf("connection lost: %s", *s)
+	}
+	return errors.New("connection closed")
+}
+
+// yamuxLog is a link's yamux logger: it keeps the first error line, which
+// says why yamux ended the session, and drops the rest.
+type yamuxLog struct{ first atomic.Pointer[string] }
+
+func (y *yamuxLog) Print(v ...any)                 { y.keep(fmt.Sprint(v...)) }
+func (y *yamuxLog) Println(v ...any)               { y.keep(fmt.Sprintln(v...)) }
+func (y *yamuxLog) Printf(format string, v ...any) { y.keep(fmt.Sprintf(format, v...)) }
+
+func (y *yamuxLog) keep(s string) {
+	s, ok := strings.CutPrefix(s, "[ERR] ")
+	if !ok {
+		return
+	}
+	s = strings.TrimSpace(strings.TrimPrefix(s, "yamux: "))
+	y.first.CompareAndSwap(nil, &s)
+}
 
 func (l *link) acceptStreams() {
 	defer l.n.wg.Done()
@@ -198,7 +288,11 @@ func (l *link) acceptStreams() {
 
 // serveStream serves one stream the peer opened.
 func (l *link) serveStream(s *yamux.Stream) {
-	defer s.Close()
+	defer l.closeStream(s)
+	if !l.startReading(s) {
+		return
+	}
+	defer l.stopReading(s)
 	br := bufio.NewReaderSize(s, 4096)
 	kind, err := br.ReadByte()
 	if err != nil {
@@ -213,7 +307,7 @@ func (l *link) serveStream(s *yamux.Stream) {
 		l.serveReplyStream(br)
 	default:
 		// The link's one log line is watch's "node ... down: <reason>".
-		l.close(fmt.Errorf("it opened a stream of unknown kind %d: %w", kind, ErrProtocol))
+		l.close(fmt.Errorf("it opened a stream of unknown kind %q: %w", kind, ErrProtocol))
 	}
 }
 
@@ -225,7 +319,7 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 	for {
 		frame, err := readFrame(br, n.cfg.MaxFrameSize, buf[:0])
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !isClosedErr(err) {
+			if !errors.Is(err, io.EOF) && !isClosedErr(err) && !l.closing() {
 				l.close(fmt.Errorf("bad call frame: %w", err))
 			}
 			return
@@ -341,7 +435,8 @@ const frameChunk = 64 << 10
 // enough. A frame larger than buf is read into a buffer that grows (doubling)
 // as its bytes arrive, so that a peer cannot make this node allocate a
 // frame's declared length, up to limit, by sending only its 4-byte header:
-// the memory spent is at most about twice what was received, plus frameChunk.
+// the buffer is at most twice what was received, or frameChunk, and the
+// buffers it went through together at most as much again.
 func readFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 	var h [4]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
@@ -372,9 +467,14 @@ func readFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
+// isClosedErr reports whether err says that a stream or the session ended,
+// rather than that something broke. A stream reset by the peer is one: yamux
+// resets a stream whose close the other side did not answer within
+// StreamCloseTimeout, such as a call's stream that the caller gave up on
+// while the function ran; its late reply must not fail the whole link.
 func isClosedErr(err error) bool {
 	return errors.Is(err, yamux.ErrStreamClosed) || errors.Is(err, yamux.ErrSessionShutdown) ||
-		errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+		errors.Is(err, yamux.ErrConnectionReset) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
 }
 
 // callStream is a stream this node opened for calls, reused one call at a time.
@@ -413,7 +513,7 @@ func (l *link) putStream(cs *callStream) {
 		}
 	}
 	l.mu.Unlock()
-	cs.s.Close()
+	l.closeStream(cs.s)
 }
 
 // Call runs module.function(args...) on node peer and returns its result
@@ -469,6 +569,9 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		return nil, fmt.Errorf("calling %s.%s on %s: a request of %d bytes: %w", module, function, peer, size, ErrTooLarge)
 	}
 	binary.BigEndian.PutUint32(out[start:], uint32(size))
+	if !l.startReading(cs.s) {
+		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(l.err))
+	}
 	cs.s.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { cs.s.SetDeadline(time.Unix(1, 0)) })
 	err = writeChunks(cs.s, out)
@@ -476,6 +579,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		cs.new = false
 		var frame []byte
 		frame, err = readFrame(cs.br, n.cfg.MaxFrameSize, out[:0])
+		l.stopReading(cs.s)
 		if err == nil {
 			stop()
 			var v any
@@ -484,8 +588,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 				cs.buf = frame[:0]
 			}
 			if err != nil {
-				cs.s.Close()
-				l.close(err)
+				l.close(fmt.Errorf("bad reply: %w", err))
 				return nil, fmt.Errorf("reply from %s: %w", peer, err)
 			}
 			l.putStream(cs)
@@ -494,9 +597,11 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 			}
 			return v, nil
 		}
+	} else {
+		l.stopReading(cs.s)
 	}
 	stop()
-	cs.s.Close()
+	l.closeStream(cs.s)
 	select {
 	case <-l.done:
 		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(l.err))
@@ -506,7 +611,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		return nil, ctxErr(ctx, peer)
 	}
 	l.fail(err)
-	return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(err))
+	return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(l.err))
 }
 
 // localCall runs a call to this node's own name, copying the values through

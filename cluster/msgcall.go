@@ -132,7 +132,7 @@ func (l *link) sendReplyStream(id int, v any) error {
 	if err != nil {
 		return netErr(err)
 	}
-	defer s.Close()
+	defer l.closeStream(s)
 	s.SetWriteDeadline(time.Now().Add(replyTimeout))
 	return writeChunks(s, b)
 }

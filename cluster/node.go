@@ -38,9 +38,9 @@ type Config struct {
 	ListenAddr string
 	// MapperPort is the port mapper's port on every host.
 	MapperPort int
-	// HandshakeTimeout bounds a whole connection handshake and a port
-	// mapper exchange. With TLS, the TLS handshake has its own
-	// HandshakeTimeout, before the cookie handshake's.
+	// HandshakeTimeout bounds a whole connection handshake (TLS and the
+	// cookie's on the accepting side, each on the dialling side) and a
+	// port mapper exchange.
 	HandshakeTimeout time.Duration
 	// CallTimeout applies to a Call whose context has no deadline.
 	CallTimeout time.Duration
@@ -52,6 +52,10 @@ type Config struct {
 	// Handler runs the calls other nodes make; nil answers every call with
 	// ErrUnknownModule.
 	Handler Handler
+	// MailboxLimit bounds the bytes a process's mailbox holds from other
+	// nodes (see Process.SetMailboxLimit): 0 is DefaultMailboxLimit,
+	// negative is no limit.
+	MailboxLimit int
 	// Logf receives one line per notable event (a refused connection, a
 	// link going down). Nil uses the standard logger.
 	Logf func(format string, args ...any)
@@ -170,6 +174,9 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		watchers: map[int]func(Atom, bool, error){},
 	}
 	n.cookie.Store(&c.Cookie)
+	if c.MailboxLimit != 0 {
+		n.SetMailboxLimit(c.MailboxLimit)
+	}
 	for n.creationV == 0 {
 		n.creationV = rand.Uint32()
 	}

@@ -110,6 +110,7 @@ type ProcessInfo struct {
 	Name      string
 	What      string
 	Mailbox   int
+	Dropped   uint64 // messages from other nodes dropped over the mailbox limit
 	Links     int
 	Monitors  int
 	TrapExits bool
@@ -124,6 +125,9 @@ type processTable struct {
 	names map[string]*Process
 	// nodeWatch: processes that asked for nodeup/nodedown messages.
 	nodeWatch map[Pid]*Process
+	// mailboxLimit is a new process's mailbox limit: 0 for
+	// DefaultMailboxLimit, negative for none.
+	mailboxLimit atomic.Int64
 }
 
 func (n *Node) procs() *processTable {
@@ -147,6 +151,7 @@ func (n *Node) NewProcess() *Process {
 		done:     make(chan struct{}),
 	}
 	p.mbox.wake = make(chan struct{}, 1)
+	p.mbox.limit = pt.defaultMailboxLimit()
 	p.ctx, p.cancel = context.WithCancelCause(context.WithValue(n.ctx, processKey{}, p))
 	pt.mu.Lock()
 	pt.procs[p.pid.ID] = p
@@ -196,6 +201,10 @@ func panicReason(p *Process, r any) any {
 	var ee *ExitError
 	if err, ok := r.(error); ok && errors.As(err, &ee) {
 		return ee.Reason
+	}
+	var pe *PanicError
+	if err, ok := r.(error); ok && errors.As(err, &pe) {
+		return fmt.Sprint(pe.Value)
 	}
 	if err, ok := r.(error); ok {
 		return err.Error()
@@ -422,8 +431,54 @@ func (p *Process) MonitorNodes(on bool) {
 	}
 }
 
-// Deliver puts msg in the process's mailbox.
+// Deliver puts msg in the process's mailbox. It never drops it: the mailbox
+// limit applies to messages from other nodes only.
 func (p *Process) Deliver(msg any) { p.mbox.put(msg) }
+
+// deliverRemote puts a message that came from node from, wireSize bytes on
+// the wire, in the mailbox, or drops it when the mailbox is over its limit
+// (see DefaultMailboxLimit). It reports whether the message was queued.
+func (p *Process) deliverRemote(from Atom, msg any, wireSize int) bool {
+	ok, first := p.mbox.putRemote(msg, wireSize+mailboxMsgCost)
+	if first {
+		p.mbox.mu.Lock()
+		limit, dropped := p.mbox.limit, p.mbox.dropped
+		p.mbox.mu.Unlock()
+		p.node.logf("process %v does not keep up: its mailbox reached its limit of %d bytes of messages from other nodes, so a message from %s was dropped, and more will be until it takes messages out (%d dropped so far)", p.pid, limit, from, dropped)
+	}
+	return ok
+}
+
+// SetMailboxLimit sets how many bytes (estimated) of messages from other
+// nodes the process's mailbox holds before it drops more, and returns the
+// previous limit; 0 or less means no limit. See DefaultMailboxLimit.
+func (p *Process) SetMailboxLimit(bytes int) int { return p.mbox.setLimit(bytes) }
+
+// SetMailboxLimit sets the mailbox limit of the processes made from now on
+// (DefaultMailboxLimit at start) and returns the previous one; 0 or less
+// means no limit.
+func (n *Node) SetMailboxLimit(bytes int) int {
+	pt := n.procs()
+	if bytes <= 0 {
+		bytes = -1
+	}
+	old := int(pt.mailboxLimit.Swap(int64(bytes)))
+	if old == 0 {
+		old = DefaultMailboxLimit
+	}
+	return max(old, 0)
+}
+
+func (pt *processTable) defaultMailboxLimit() int {
+	switch l := pt.mailboxLimit.Load(); {
+	case l == 0:
+		return DefaultMailboxLimit
+	case l < 0:
+		return 0
+	default:
+		return int(l)
+	}
+}
 
 // Receive takes the first message for which match is true (any message when
 // match is nil), leaving the others queued in order. It waits up to timeout
@@ -478,50 +533,128 @@ func (p *Process) Info() ProcessInfo {
 	if w := p.what.Load(); w != nil {
 		what = *w
 	}
-	return ProcessInfo{Pid: p.pid, Name: p.name, What: what, Mailbox: p.mbox.len(),
+	p.mbox.mu.Lock()
+	mailbox, dropped := len(p.mbox.q)-p.mbox.head, p.mbox.dropped
+	p.mbox.mu.Unlock()
+	return ProcessInfo{Pid: p.pid, Name: p.name, What: what, Mailbox: mailbox, Dropped: dropped,
 		Links: len(p.links), Monitors: len(p.watchers), TrapExits: p.trap.Load()}
 }
 
-// mailbox is a process's message queue: unbounded, ordered, with selective
-// take.
+// The mailbox limit. A process's mailbox holds the messages that came from
+// other nodes up to a limit on their estimated memory: each counts its wire
+// size plus mailboxMsgCost bytes, against DefaultMailboxLimit (64 MiB) unless
+// Node.SetMailboxLimit or Process.SetMailboxLimit says otherwise. A message
+// from another node that would take the mailbox over its limit is dropped:
+// counted (ProcessInfo.Dropped) and logged, one line each time the mailbox
+// fills. A process that does not keep up loses the excess, as a message to a
+// process that has ended is lost, and nothing else waits for it. Holding the
+// message instead (backpressure) would hold the link's signal stream, and
+// with it every message, link, monitor, exit signal and call between the two
+// nodes (calls travel as signals): one process that stops reading would
+// stop rpc between its node and the sender's. The sender's side is bounded
+// apart: its signal buffer for a link (maxPendingSignals) and the yamux
+// window.
+//
+// A single message larger than the limit is let in when no other message
+// from another node is queued, so that a process that reads can receive any
+// message. Messages sent by processes of the same node (Send to a local pid,
+// Deliver, and the Down, Exit and NodeDown messages the system sends) are
+// never dropped and do not count: a node's own code is its own to bound.
+const (
+	DefaultMailboxLimit = 64 << 20
+	mailboxMsgCost      = 128
+)
+
+// mailbox is a process's message queue: ordered, with selective take, and
+// bounded for messages from other nodes (see DefaultMailboxLimit).
 type mailbox struct {
-	mu   sync.Mutex
-	q    []any
-	head int
-	wake chan struct{}
+	mu      sync.Mutex
+	q       []mailItem
+	head    int
+	wake    chan struct{}
+	queued  int    // the estimated bytes of the remote messages in q
+	limit   int    // on queued; 0 or less: none
+	dropped uint64 // remote messages dropped over the limit
+	full    bool   // dropping; logged, until the mailbox is down to half its limit
+}
+
+type mailItem struct {
+	msg  any
+	cost int // 0 for local messages
 }
 
 func (m *mailbox) put(msg any) {
 	m.mu.Lock()
-	m.q = append(m.q, msg)
+	m.q = append(m.q, mailItem{msg: msg})
 	m.mu.Unlock()
+	m.signal()
+}
+
+func (m *mailbox) signal() {
 	select {
 	case m.wake <- struct{}{}:
 	default:
 	}
 }
 
+// putRemote queues a message from another node of estimated size cost, or
+// drops it when the mailbox is over its limit. first reports a drop that
+// starts a run of them (the mailbox just filled), which the caller logs.
+func (m *mailbox) putRemote(msg any, cost int) (ok, first bool) {
+	m.mu.Lock()
+	if m.limit > 0 && m.queued > 0 && m.queued+cost > m.limit {
+		m.dropped++
+		first = !m.full
+		m.full = true
+		m.mu.Unlock()
+		return false, first
+	}
+	m.q = append(m.q, mailItem{msg: msg, cost: cost})
+	m.queued += cost
+	m.mu.Unlock()
+	m.signal()
+	return true, false
+}
+
+// took accounts for a message taken out; m.mu held.
+func (m *mailbox) took(cost int) {
+	m.queued -= cost
+	if m.full && m.queued <= m.limit/2 {
+		m.full = false
+	}
+}
+
+func (m *mailbox) setLimit(limit int) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.limit
+	m.limit = limit
+	return old
+}
+
 func (m *mailbox) take(match func(any) bool) (any, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for i := m.head; i < len(m.q); i++ {
-		msg := m.q[i]
-		if match != nil && !match(msg) {
+		it := m.q[i]
+		if match != nil && !match(it.msg) {
 			continue
 		}
 		if i == m.head {
-			m.q[i] = nil
+			m.q[i] = mailItem{}
 			m.head++
 			if m.head == len(m.q) {
 				m.q, m.head = m.q[:0], 0
 			} else if m.head > 1024 && m.head*2 > len(m.q) {
-				m.q = append(m.q[:0], m.q[m.head:]...)
-				m.head = 0
+				n := copy(m.q, m.q[m.head:])
+				clear(m.q[n:])
+				m.q, m.head = m.q[:n], 0
 			}
 		} else {
 			m.q = slices.Delete(m.q, i, i+1)
 		}
-		return msg, true
+		m.took(it.cost)
+		return it.msg, true
 	}
 	return nil, false
 }
@@ -529,9 +662,14 @@ func (m *mailbox) take(match func(any) bool) (any, bool) {
 func (m *mailbox) drain() []any {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := slices.Clone(m.q[m.head:])
+	out := make([]any, 0, len(m.q)-m.head)
+	for _, it := range m.q[m.head:] {
+		out = append(out, it.msg)
+	}
 	clear(m.q)
 	m.q, m.head = m.q[:0], 0
+	m.queued = 0
+	m.full = false
 	return out
 }
 
@@ -676,11 +814,16 @@ func (n *Node) Send(to any, msg any) error {
 	return fmt.Errorf("send to %T: a destination is a Pid, a registered name or a cluster.Name: %w", to, ErrBadArgs)
 }
 
-func (n *Node) sendName(name string, msg any) error {
+// registered returns the local process registered under name, or nil.
+func (n *Node) registered(name string) *Process {
 	pt := n.procs()
 	pt.mu.RLock()
-	p := pt.names[name]
-	pt.mu.RUnlock()
+	defer pt.mu.RUnlock()
+	return pt.names[name]
+}
+
+func (n *Node) sendName(name string, msg any) error {
+	p := n.registered(name)
 	if p == nil {
 		return fmt.Errorf("send to %q: no process is registered under that name on %s: %w", name, n.name, ErrNoProcess)
 	}

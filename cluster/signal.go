@@ -120,9 +120,9 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 	return true, nil
 }
 
-// flush writes what senders queue until the link ends.
+// flush writes what senders queue until the link ends. It leaves the
+// stream open: the link's end closes it (see link.closeStream).
 func (w *sigWriter) flush() {
-	defer w.s.Close()
 	for {
 		select {
 		case <-w.kick:
@@ -209,7 +209,7 @@ func (l *link) serveSignals(br *bufio.Reader) {
 	for {
 		frame, err := readFrame(br, n.cfg.MaxFrameSize, buf)
 		if err != nil {
-			if !isClosedErr(err) {
+			if !isClosedErr(err) && !l.closing() {
 				l.close(fmt.Errorf("bad signal frame: %w", err))
 			}
 			return
@@ -268,8 +268,8 @@ func (l *link) apply(v any, size int) error {
 			return errBadSignal
 		}
 		if p != nil {
-			// Waits while p's mailbox is full: see DefaultMailboxLimit.
-			p.deliverRemote(l.peer, a[2], size, l.done)
+			// Dropped when p's mailbox is full: see DefaultMailboxLimit.
+			p.deliverRemote(l.peer, a[2], size)
 		}
 	case opLink:
 		from, ok1 := pid(1)

@@ -1,0 +1,251 @@
+package cluster
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math"
+	"net"
+	"runtime"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/yamux"
+)
+
+// frame prefixes payload with its 4-byte length.
+func frame(payload []byte) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uint32(len(payload))), payload...)
+}
+
+// header is a frame header declaring size bytes, with nothing after it.
+func header(size uint32) []byte { return binary.BigEndian.AppendUint32(nil, size) }
+
+func encoded(t testing.TB, v any) []byte {
+	b, err := Encode(nil, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// allocatedBytes is how many bytes this process has allocated on the heap
+// so far (runtime/metrics: cheaper than ReadMemStats, no stop of the world).
+func allocatedBytes() uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/allocs:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+// readAllFrames runs readFrame over data until it fails, as a stream server
+// does, and returns the error that stopped it.
+func readAllFrames(data []byte, limit int) error {
+	br := bufio.NewReaderSize(bytes.NewReader(data), 4096)
+	var buf []byte
+	for {
+		f, err := readFrame(br, limit, buf)
+		if err != nil {
+			return err
+		}
+		if len(f) > limit {
+			panic("a frame over the limit")
+		}
+		if cap(f) <= 64<<10 {
+			buf = f
+		}
+	}
+}
+
+// TestReadFrameBoundedAllocation: a header that declares a large frame
+// costs memory only as the frame's bytes arrive.
+func TestReadFrameBoundedAllocation(t *testing.T) {
+	const limit = 64 << 20
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"64 MiB declared, 100 bytes sent", append(header(limit), make([]byte, 100)...), io.ErrUnexpectedEOF},
+		{"64 MiB declared, nothing sent", header(limit), io.ErrUnexpectedEOF},
+		{"over the limit", header(limit + 1), ErrTooLarge},
+		{"4 GiB declared", header(0xFFFFFFFF), ErrTooLarge},
+		{"1 MiB declared, 300 KiB sent", append(header(1<<20), make([]byte, 300<<10)...), io.ErrUnexpectedEOF},
+	} {
+		before := allocatedBytes()
+		err := readAllFrames(tc.data, limit)
+		spent := allocatedBytes() - before
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+		if bound := uint64(4*len(tc.data) + 2*frameChunk + 64<<10); spent > bound {
+			t.Errorf("%s: %d bytes allocated for %d bytes of input (bound %d)", tc.name, spent, len(tc.data), bound)
+		}
+	}
+	// Frames that do arrive whole are read whole, at any size.
+	big := bytes.Repeat([]byte{7}, 3<<20+5)
+	br := bufio.NewReader(bytes.NewReader(append(frame(big), frame([]byte("x"))...)))
+	f, err := readFrame(br, limit, nil)
+	if err != nil || !bytes.Equal(f, big) {
+		t.Fatalf("big frame: %d bytes, %v", len(f), err)
+	}
+	f, err = readFrame(br, limit, f[:0])
+	if err != nil || string(f) != "x" {
+		t.Fatalf("small frame after: %q, %v", f, err)
+	}
+	if _, err := readFrame(br, limit, nil); err != io.EOF {
+		t.Fatalf("at the end: %v", err)
+	}
+}
+
+// fuzzNode is a real node, started once per fuzz run, whose call and signal
+// stream servers take the fuzzer's bytes over real yamux sessions.
+type fuzzNode struct {
+	n *Node
+}
+
+var fuzzPeer = Atom("fuzzpeer@" + ShortHostname())
+
+func newFuzzNode(f *testing.F) *fuzzNode {
+	c := newTestCluster(f)
+	cfg := c.config("fuzz", "abc")
+	// Hidden: a signal naming other nodes does not make it dial them.
+	cfg.Hidden = true
+	cfg.Handler = Modules{"test": {
+		"echo":   testModules()["test"]["echo"],
+		"double": testModules()["test"]["double"],
+	}}
+	cfg.Logf = func(string, ...any) {}
+	n, err := Start(f.Context(), cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { n.Close() })
+	return &fuzzNode{n: n}
+}
+
+// feed opens a stream of kind on a fresh link to the node, writes data on it
+// and reads what comes back until the node closes the stream or drops the
+// link.
+func (fx *fuzzNode) feed(t *testing.T, kind byte, data []byte) {
+	c1, c2 := net.Pipe()
+	l, err := fx.n.addLink(c1, hello{name: fuzzPeer, flags: flagHidden}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close(errors.New("fuzz input done"))
+	cfg := yamux.DefaultConfig()
+	cfg.LogOutput = io.Discard
+	cfg.EnableKeepAlive = false
+	// No timer keeping a half-closed stream (and its session) for five
+	// minutes when the node drops the link before it answers the close.
+	cfg.StreamCloseTimeout = 0
+	sess, err := yamux.Client(c2, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	// Streams the node opens back (signals to the peer) are read and
+	// dropped.
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			s, err := sess.AcceptStream()
+			if err != nil {
+				return
+			}
+			go io.Copy(io.Discard, s)
+		}
+	}()
+	defer wg.Wait()
+	defer sess.Close()
+	s, err := sess.OpenStream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		s.Write(append([]byte{kind}, data...))
+		s.Close()
+	}()
+	done := make(chan struct{})
+	go func() {
+		io.Copy(io.Discard, s)
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("stream of kind %q: the node neither answered nor closed it within 10 s", kind)
+	}
+}
+
+// FuzzFrameReader feeds arbitrary bytes to readFrame, and to a node's call
+// and signal stream servers over a real yamux session: no input may panic,
+// hang, or make the reader allocate much more than the input's size (a huge
+// declared length must not be allocated up front). Seeds are in
+// testdata/fuzz/FuzzFrameReader.
+func FuzzFrameReader(f *testing.F) {
+	me := Pid{Node: fuzzPeer, ID: 1, Creation: 1}
+	there := Pid{Node: Atom("fuzz@" + ShortHostname()), ID: 1}
+	for _, seed := range [][]byte{
+		nil,
+		{0},
+		header(0),
+		header(64 << 20),
+		header(0xFFFFFFFF),
+		append(header(1000), 1, 2, 3),
+		frame(encoded(f, []any{"test", "double", []any{21}, 1000})),
+		frame(encoded(f, []any{"test", "echo", []any{[]any{1, "a", map[any]any{"k": 2.5}}}, 0})),
+		frame(encoded(f, []any{"$spawn", "spawn", []any{"test", "echo", []any{1}, nil}, 0})),
+		frame(encoded(f, []any{"$global", "claim", []any{"name", me}, 0})),
+		frame(encoded(f, []any{"nope", "nope", nil, 0})),
+		frame(encoded(f, []any{1, 2, 3})),
+		frame(encoded(f, []any{opSend, there, "hello"})),
+		frame(encoded(f, []any{opSend, "registered", []any{1, 2}})),
+		frame(encoded(f, []any{opLink, me, there})),
+		frame(encoded(f, []any{opMonitor, me, there, 7})),
+		frame(encoded(f, []any{opExit, me, there, Atom("kill")})),
+		frame(encoded(f, []any{opDown, there, 3, me, "why"})),
+		frame(encoded(f, []any{opNodes, []any{Atom("x@nowhere")}})),
+		frame(encoded(f, []any{opCast, "test", "double", []any{1}})),
+		frame(encoded(f, []any{opCall, 1, "test", "double", []any{2}, 1000})),
+		frame(encoded(f, []any{opCall, 2, "test", "echo", []any{bytes.Repeat([]byte{1}, 70<<10)}, 1000})),
+		frame(encoded(f, []any{opReply, 5, 1})),
+		append([]byte{streamReply}, frame(encoded(f, []any{5, "big"}))...),
+		frame(encoded(f, []any{99})),
+		append(frame(encoded(f, []any{opSend, there, 1})), 0xff, 0xff),
+		frame([]byte{0x9f, 0x9f, 0x9f, 0x9f}),
+		frame([]byte{0xbf, 0x61, 0x61}),
+	} {
+		f.Add(seed)
+	}
+	fx := newFuzzNode(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, limit := range []int{1024, 64 << 20} {
+			// The counter is the process's: the least of three runs leaves
+			// out what other goroutines allocated meanwhile.
+			spent := uint64(math.MaxUint64)
+			for range 3 {
+				before := allocatedBytes()
+				readAllFrames(data, limit)
+				spent = min(spent, allocatedBytes()-before)
+			}
+			if bound := uint64(4*len(data) + 2*frameChunk + 1<<20); spent > bound {
+				t.Fatalf("readFrame allocated %d bytes for %d bytes of input (limit %d)", spent, len(data), limit)
+			}
+		}
+		fx.feed(t, streamCall, data)
+		fx.feed(t, streamSignal, data)
+		if len(data) > 0 {
+			fx.feed(t, data[0], data[1:]) // any stream kind
+		}
+		runtime.Gosched()
+	})
+}
