@@ -108,8 +108,7 @@ func TestGarbageOnAuthenticatedLink(t *testing.T) {
 		{"signal: unknown op", append([]byte{streamSignal}, frame(encoded(t, []any{99, 1}))...), "unknown signal"},
 		{"signal: malformed send", append([]byte{streamSignal}, frame(encoded(t, []any{opSend, 5, "x"}))...), "malformed signal"},
 		{"signal: not a list", append([]byte{streamSignal}, frame(encoded(t, "hello"))...), "malformed signal"},
-		{"signal: a call of the wrong shape", append([]byte{streamSignal}, frame(encoded(t, []any{opCall, 1, "test"}))...), "malformed signal"},
-		{"signal: a reply to a negative id", append([]byte{streamSignal}, frame(encoded(t, []any{opReply, -1, 1}))...), "malformed signal"},
+		{"signal: a cast of the wrong shape", append([]byte{streamSignal}, frame(encoded(t, []any{opCast, 1, "test"}))...), "malformed signal"},
 		{"signal: a link from another node's pid", append([]byte{streamSignal}, frame(encoded(t, []any{opLink, Pid{Node: a.Name(), ID: 1}, there}))...), "malformed signal"},
 	}
 	for i, tc := range cases {

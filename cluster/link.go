@@ -172,7 +172,6 @@ func (l *link) close(reason error) {
 	l.once.Do(func() {
 		l.err = reason
 		close(l.done)
-		defer l.n.failCalls(l)
 		l.mu.Lock()
 		idle, reading := l.idle, l.reading
 		l.idle, l.reading = nil, nil
@@ -303,8 +302,6 @@ func (l *link) serveStream(s *yamux.Stream) {
 		l.serveCalls(s, br)
 	case streamSignal:
 		l.serveSignals(br)
-	case streamReply:
-		l.serveReplyStream(br)
 	default:
 		// The link's one log line is watch's "node ... down: <reason>".
 		l.close(fmt.Errorf("it opened a stream of unknown kind %q: %w", kind, ErrProtocol))
@@ -477,6 +474,22 @@ func isClosedErr(err error) bool {
 		errors.Is(err, yamux.ErrConnectionReset) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
 }
 
+// writeChunk is the size of the pieces a large request is written in, so
+// that other streams' frames (small calls beside it) go out between them.
+const writeChunk = 16 << 10
+
+// writeChunks writes b in pieces of writeChunk bytes.
+func writeChunks(s *yamux.Stream, b []byte) error {
+	for len(b) > 0 {
+		k := min(len(b), writeChunk)
+		if _, err := s.Write(b[:k]); err != nil {
+			return err
+		}
+		b = b[k:]
+	}
+	return nil
+}
+
 // callStream is a stream this node opened for calls, reused one call at a time.
 type callStream struct {
 	s   *yamux.Stream
@@ -539,15 +552,6 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		return nil, err
 	}
 	deadline, _ := ctx.Deadline()
-	if v, sent, err := l.msgCall(ctx, module, function, args, deadline); sent || err != nil {
-		if err != nil {
-			var re *RemoteError
-			if !errors.As(err, &re) && !errors.Is(err, ErrTimeout) && !errors.Is(err, ErrNodeDown) && ctx.Err() == nil {
-				err = fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)
-			}
-		}
-		return v, err
-	}
 	cs, err := l.getStream()
 	if err != nil {
 		return nil, err

@@ -139,8 +139,6 @@ type Node struct {
 	exitHooks []func(*Process)
 	gOnce     sync.Once
 	g         *globalTable
-	pcOnce    sync.Once
-	pc        *pendingCalls
 	creationV uint32
 }
 

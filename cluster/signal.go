@@ -15,17 +15,15 @@ import (
 // per direction (kind streamSignal) that the sending node opens on first
 // use. Each is a frame holding one wire value: []any{op, ...}.
 const (
-	opSend      = 1  // to Pid|string, msg
-	opLink      = 2  // from, to
-	opUnlink    = 3  // from, to
-	opExit      = 4  // from, to, reason
-	opMonitor   = 5  // watcher, target, ref id
-	opDemonitor = 6  // target, ref id
-	opDown      = 7  // watcher, ref id, pid, reason
-	opNodes     = 8  // the sender's visible nodes, for transitive connections
-	opCast      = 9  // module, function, args
-	opCall      = 10 // call id, module, function, args, timeout ms
-	opReply     = 11 // call id, result (a RemoteError when it failed)
+	opSend      = 1 // to Pid|string, msg
+	opLink      = 2 // from, to
+	opUnlink    = 3 // from, to
+	opExit      = 4 // from, to, reason
+	opMonitor   = 5 // watcher, target, ref id
+	opDemonitor = 6 // target, ref id
+	opDown      = 7 // watcher, ref id, pid, reason
+	opNodes     = 8 // the sender's visible nodes, for transitive connections
+	opCast      = 9 // module, function, args
 
 	streamSignal = 'M'
 )
@@ -338,10 +336,6 @@ func (l *link) apply(v any, size int) error {
 				n.connectAsync(name)
 			}
 		}
-	case opCall:
-		return l.serveMsgCall(a)
-	case opReply:
-		return l.n.msgReply(a)
 	case opCast:
 		if len(a) != 4 {
 			return errBadSignal
