@@ -139,7 +139,22 @@ func nodeName(v any) (cluster.Atom, error) {
 
 func (e *Env) node() cluster.Atom { return e.Node.Name() }
 
-func (e *Env) nodes() []cluster.Atom { return e.Node.Nodes() }
+// nodes lists the linked nodes: the visible ones, or nodes("hidden"), or
+// nodes("connected") for both.
+func (e *Env) nodes(kind ...string) []cluster.Atom {
+	if len(kind) == 0 {
+		return e.Node.Nodes()
+	}
+	switch kind[0] {
+	case "visible":
+		return e.Node.Nodes()
+	case "hidden":
+		return e.Node.HiddenNodes()
+	case "connected":
+		return append(e.Node.Nodes(), e.Node.HiddenNodes()...)
+	}
+	panic(fmt.Errorf("nodes(%q): the kinds are visible, hidden and connected: %w", kind[0], cluster.ErrBadArgs))
+}
 
 // Call is rpc.call: module.function(args...) on node.
 func (e *Env) Call(node any, module, function string, args ...any) (any, error) {

@@ -64,7 +64,7 @@ func (n *Node) yamuxConfig() *yamux.Config {
 // addLink starts yamux on a connection that passed the handshake and makes
 // it the link to the peer, replacing any older one.
 func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
-	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0, conn: conn, done: make(chan struct{}),
+	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0 || n.cfg.Hidden, conn: conn, done: make(chan struct{}),
 		client: client, creation: them.creation}
 	var err error
 	fc := &frameConn{Conn: conn}

@@ -297,13 +297,19 @@ func (n *Node) keepRegistered() {
 	}
 }
 
-// Nodes lists the nodes this node has a link to, sorted.
-func (n *Node) Nodes() []Atom {
+// Nodes lists the nodes this node has a visible link to, sorted.
+func (n *Node) Nodes() []Atom { return n.nodes(false) }
+
+// HiddenNodes lists the nodes this node has a hidden link to (a link is
+// hidden when either side is a hidden node), sorted.
+func (n *Node) HiddenNodes() []Atom { return n.nodes(true) }
+
+func (n *Node) nodes(hidden bool) []Atom {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	out := make([]Atom, 0, len(n.links))
 	for p, l := range n.links {
-		if !l.hidden {
+		if l.hidden == hidden {
 			out = append(out, p)
 		}
 	}

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"reflect"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -364,5 +365,61 @@ func BenchmarkSpawnLocal(b *testing.B) {
 	for b.Loop() {
 		p := x.Spawn(func(*Process) {}, nil)
 		<-p.Done()
+	}
+}
+
+func TestHiddenNodes(t *testing.T) {
+	c := newTestCluster(t)
+	a, b := c.startProcs("a"), c.startProcs("b")
+	cfg := c.config("h", "abc")
+	cfg.Hidden = true
+	h, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	ctx := context.Background()
+	if err := a.Connect(ctx, b.Name()); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Ping(ctx, a.Name()); err != nil {
+		t.Fatal(err)
+	}
+	// The link is hidden on both sides, and h is not passed on to b.
+	waitLinks(t, a, 1)
+	if got := a.HiddenNodes(); len(got) != 1 || got[0] != h.Name() {
+		t.Fatalf("a's hidden nodes: %v", got)
+	}
+	if got := h.Nodes(); len(got) != 0 {
+		t.Fatalf("h's visible nodes: %v", got)
+	}
+	if got := h.HiddenNodes(); len(got) != 1 || got[0] != a.Name() {
+		t.Fatalf("h's hidden nodes: %v", got)
+	}
+	if v, err := b.Call(ctx, a.Name(), "test", "double", 1); err != nil || v != 2 {
+		t.Fatal(v, err)
+	}
+	if got := append(b.Nodes(), b.HiddenNodes()...); len(got) != 1 || got[0] != a.Name() {
+		t.Fatalf("b knows %v", got)
+	}
+}
+
+// BenchmarkIdleProcess reports the memory one idle process (blocked in
+// Receive) costs.
+func BenchmarkIdleProcess(b *testing.B) {
+	c := newTestCluster(b)
+	n := c.startProcs("a")
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	ps := make([]*Process, 0, b.N)
+	for b.Loop() {
+		ps = append(ps, n.Spawn(func(p *Process) { p.Receive(context.Background(), nil, -1) }, nil))
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapInuse+after.StackInuse-before.HeapInuse-before.StackInuse)/float64(len(ps)), "bytes/process")
+	for _, p := range ps {
+		p.Kill(nil)
 	}
 }
