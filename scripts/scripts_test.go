@@ -10,11 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gsh/cluster"
+	"gsh/internal/gshtest"
 )
 
 var update = flag.Bool("update", false, "rewrite the Output blocks of the sessions")
@@ -27,10 +27,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	gshBin = filepath.Join(dir, "gsh")
-	build := exec.Command("go", "build", "-o", gshBin, "gsh/cmd/gsh")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
+	if gshBin, err = gshtest.Build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "building gsh:", err)
 		os.Exit(1)
 	}
@@ -127,46 +124,6 @@ func splitArgs(s string) ([]string, error) {
 	return out, nil
 }
 
-// buffer collects a process's output and wakes waiters.
-type buffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed chan struct{}
-}
-
-func (b *buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.b.Write(p)
-	close(b.changed)
-	b.changed = make(chan struct{})
-	return len(p), nil
-}
-
-func (b *buffer) waitFor(text string, d time.Duration) bool {
-	deadline := time.After(d)
-	for {
-		b.mu.Lock()
-		ok := strings.Contains(b.b.String(), text)
-		ch := b.changed
-		b.mu.Unlock()
-		if ok {
-			return true
-		}
-		select {
-		case <-ch:
-		case <-deadline:
-			return false
-		}
-	}
-}
-
-func (b *buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 func TestSessions(t *testing.T) {
 	files, err := filepath.Glob("*.gsh")
 	if err != nil || len(files) == 0 {
@@ -217,7 +174,7 @@ func runSession(t *testing.T, file string) {
 		args = append(args, "-eval", eval)
 		cmd := exec.Command(gshBin, args...)
 		cmd.Env = env
-		out := &buffer{changed: make(chan struct{})}
+		out := gshtest.NewOutput()
 		cmd.Stdout, cmd.Stderr = out, out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -229,9 +186,7 @@ func runSession(t *testing.T, file string) {
 				t.Logf("peer %s printed:\n%s", p[0], out)
 			}
 		}()
-		if !out.waitFor("ready", 20*time.Second) {
-			t.Fatalf("peer %s did not start:\n%s", p[0], out)
-		}
+		out.WaitFor(t, 0, "ready", 20*time.Second)
 	}
 
 	flags := s.flags

@@ -24,7 +24,7 @@ import (
 // without moving the test's own mark.
 func (p *gshProc) expectSince(mark int, text string) {
 	p.t.Helper()
-	p.out.waitFor(p.t, mark, text, 10*time.Second)
+	p.out.WaitFor(p.t, mark, text, 10*time.Second)
 }
 
 // TestDurableKVSSurvivesKill: a node started with -kvs_dir acknowledges

@@ -8,14 +8,13 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"gsh/cluster"
+	"gsh/internal/gshtest"
 )
 
 // gshBin is the real gsh binary, built once for the end-to-end tests.
@@ -26,10 +25,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	gshBin = filepath.Join(dir, "gsh")
-	build := exec.Command("go", "build", "-o", gshBin, ".")
-	build.Stderr = os.Stderr
-	if err := build.Run(); err != nil {
+	if gshBin, err = gshtest.Build(dir); err != nil {
 		fmt.Fprintln(os.Stderr, "building gsh:", err)
 		os.Exit(1)
 	}
@@ -38,62 +34,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// output collects a process's output and wakes waiters on every write.
-type output struct {
-	mu      sync.Mutex
-	buf     bytes.Buffer
-	changed chan struct{}
-}
-
-func newOutput() *output { return &output{changed: make(chan struct{})} }
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.buf.Write(p)
-	close(o.changed)
-	o.changed = make(chan struct{})
-	return len(p), nil
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
-}
-
-// waitFor waits until the output after offset from holds text, and returns
-// the offset just past it.
-func (o *output) waitFor(t *testing.T, from int, text string, timeout time.Duration) int {
-	t.Helper()
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for {
-		o.mu.Lock()
-		s := o.buf.String()
-		ch := o.changed
-		o.mu.Unlock()
-		if from > len(s) {
-			from = len(s)
-		}
-		if i := strings.Index(s[from:], text); i >= 0 {
-			return from + i + len(text)
-		}
-		select {
-		case <-ch:
-		case <-deadline.C:
-			t.Fatalf("no %q within %v; output after offset %d:\n%s", text, timeout, from, s[from:])
-		}
-	}
-}
-
 // gshProc is one running gsh with its stdin a pipe.
 type gshProc struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	in   io.WriteCloser
-	out  *output // stdout and stderr together
-	mark int     // how far the test has read
+	out  *gshtest.Output // stdout and stderr together
+	mark int             // how far the test has read
 	done chan struct{}
 }
 
@@ -106,7 +53,7 @@ func startGsh(t *testing.T, env []string, args ...string) *gshProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &gshProc{t: t, cmd: cmd, in: in, out: newOutput(), done: make(chan struct{})}
+	p := &gshProc{t: t, cmd: cmd, in: in, out: gshtest.NewOutput(), done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -133,7 +80,7 @@ func (p *gshProc) send(line string) {
 // expect waits for text in what the process printed since the last expect.
 func (p *gshProc) expect(text string) {
 	p.t.Helper()
-	p.mark = p.out.waitFor(p.t, p.mark, text, 10*time.Second)
+	p.mark = p.out.WaitFor(p.t, p.mark, text, 10*time.Second)
 }
 
 // privateMapper runs the real port mapper on a private loopback port.
@@ -210,7 +157,7 @@ func TestTwoNodeWalkthrough(t *testing.T) {
 	<-gandalf.done
 	start := time.Now()
 	bilbo.send(`rpc.call(` + g + `, "erlang", "node")`)
-	bilbo.mark = bilbo.out.waitFor(t, bilbo.mark, "node down", time.Second)
+	bilbo.mark = bilbo.out.WaitFor(t, bilbo.mark, "node down", time.Second)
 	t.Logf("node down reported %v after the call", time.Since(start))
 
 	// q() leaves cleanly.

@@ -67,14 +67,14 @@ func TestKillNodeMidCalls(t *testing.T) {
 	killed := time.Now()
 	b.cmd.Process.Signal(syscall.SIGKILL)
 	<-b.done
-	c.mark = c.out.waitFor(t, c.mark, "CALLFAIL", time.Second)
+	c.mark = c.out.WaitFor(t, c.mark, "CALLFAIL", time.Second)
 	fail := c.out.String()[c.mark:]
 	fail = fail[:strings.IndexByte(fail+"\n", '\n')]
 	t.Logf("celeborn's call failed %v after the kill:%s", time.Since(killed).Round(100*time.Microsecond), fail)
 	c.expect("node down")
 	// The two messages come in either order.
 	from := a.mark
-	a.mark = max(a.out.waitFor(t, from, "DOWN {#Ref", 10*time.Second), a.out.waitFor(t, from, "NODEMSG {bilbo@"+host+"}", 10*time.Second))
+	a.mark = max(a.out.WaitFor(t, from, "DOWN {#Ref", 10*time.Second), a.out.WaitFor(t, from, "NODEMSG {bilbo@"+host+"}", 10*time.Second))
 	if down := a.out.String()[from:]; !strings.Contains(down, "> noconnection}") {
 		t.Fatalf("arwen's monitor: %q, want noconnection", down)
 	}

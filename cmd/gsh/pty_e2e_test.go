@@ -13,6 +13,7 @@ import (
 	"github.com/creack/pty"
 
 	"gsh/cluster"
+	"gsh/internal/gshtest"
 )
 
 // ttyGsh is the real gsh on a pseudo-terminal, typed at as a user would.
@@ -21,7 +22,7 @@ type ttyGsh struct {
 	host string
 	node string // the node named in the prompt
 	ptmx *os.File
-	out  *output
+	out  *gshtest.Output
 	mark int // how far the test has read
 	n    int // the number of the prompt expected next
 	done chan struct{}
@@ -37,7 +38,7 @@ func (g *ttyGsh) typeIn(s string) {
 
 func (g *ttyGsh) expect(text string) {
 	g.t.Helper()
-	g.mark = g.out.waitFor(g.t, g.mark, text, 20*time.Second)
+	g.mark = g.out.WaitFor(g.t, g.mark, text, 20*time.Second)
 }
 
 // prompt waits for the next prompt.
@@ -87,7 +88,7 @@ func startTTY(t *testing.T, home, node string, args ...string) *ttyGsh {
 	if err != nil {
 		t.Skipf("no pseudo-terminal: %v", err)
 	}
-	g := &ttyGsh{t: t, host: cluster.ShortHostname(), node: node, ptmx: ptmx, out: newOutput(), n: 1, done: make(chan struct{}), cmd: cmd}
+	g := &ttyGsh{t: t, host: cluster.ShortHostname(), node: node, ptmx: ptmx, out: gshtest.NewOutput(), n: 1, done: make(chan struct{}), cmd: cmd}
 	go func() {
 		b := make([]byte, 4096)
 		for {

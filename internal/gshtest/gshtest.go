@@ -1,0 +1,74 @@
+// Package gshtest holds what the tests that run the real gsh binary share:
+// building it once, and collecting a process's output to wait on.
+package gshtest
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Build builds gsh into dir and returns the binary's path.
+func Build(dir string) (string, error) {
+	bin := filepath.Join(dir, "gsh")
+	build := exec.Command("go", "build", "-o", bin, "gsh/cmd/gsh")
+	build.Stderr = os.Stderr
+	return bin, build.Run()
+}
+
+// Output collects a process's output and wakes waiters on every write.
+type Output struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	changed chan struct{}
+}
+
+// NewOutput returns an empty Output.
+func NewOutput() *Output { return &Output{changed: make(chan struct{})} }
+
+// Write appends p and wakes the waiters.
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.buf.Write(p)
+	close(o.changed)
+	o.changed = make(chan struct{})
+	return len(p), nil
+}
+
+// String is all that was written.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.buf.String()
+}
+
+// WaitFor waits until the output after offset from holds text, and returns
+// the offset just past it; it fails the test after timeout.
+func (o *Output) WaitFor(t testing.TB, from int, text string, timeout time.Duration) int {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for {
+		o.mu.Lock()
+		s := o.buf.String()
+		ch := o.changed
+		o.mu.Unlock()
+		if from > len(s) {
+			from = len(s)
+		}
+		if i := strings.Index(s[from:], text); i >= 0 {
+			return from + i + len(text)
+		}
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("no %q within %v; output after offset %d:\n%s", text, timeout, from, s[from:])
+		}
+	}
+}
