@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 )
@@ -140,12 +141,7 @@ func (n *Node) GlobalNames() []string {
 	g := n.globals()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	out := make([]string, 0, len(g.names))
-	for k := range g.names {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(g.names))
 }
 
 // SendGlobal sends msg to the process registered under a global name.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -770,12 +771,7 @@ func (n *Node) Registered() []string {
 	pt := n.procs()
 	pt.mu.RLock()
 	defer pt.mu.RUnlock()
-	out := make([]string, 0, len(pt.names))
-	for k := range pt.names {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(pt.names))
 }
 
 // Name addresses a process registered under Name on Node (Erlang's
