@@ -404,7 +404,11 @@ func (e *Env) processes() {
 		if p.Pid == e.Shell.Pid() {
 			what = "shell (the prompt)"
 		}
-		fmt.Fprintf(e.Out, "%-28s %-14s %-28s %d\n", p.Pid, p.Name, what, p.Mailbox)
+		dropped := ""
+		if p.Dropped > 0 {
+			dropped = fmt.Sprintf(" (%d dropped over the mailbox limit)", p.Dropped)
+		}
+		fmt.Fprintf(e.Out, "%-28s %-14s %-28s %d%s\n", p.Pid, p.Name, what, p.Mailbox, dropped)
 	}
 	fmt.Fprintf(e.Out, "%d processes\n", len(infos))
 }
