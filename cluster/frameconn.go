@@ -3,38 +3,84 @@ package cluster
 import (
 	"encoding/binary"
 	"net"
+	"sync"
 )
 
-// yamux writes each frame as two writes, its 12-byte header and then its
-// body: two system calls, and on loopback two wake-ups of the reader.
-// frameConn holds back the header of a data frame that has a body and sends
-// it with the body in one write (writev on TCP), halving the system calls
-// of every call and message. yamux writes from one goroutine only (its send
-// loop), which is what makes holding a header safe.
+// frameConn is the connection under a link's yamux session. yamux writes
+// each frame as two writes, its 12-byte header and then its body, from one
+// goroutine (its send loop), and waits for each. frameConn joins a data
+// frame's header to its body, and queues what yamux writes for a flusher
+// goroutine that sends everything queued in one system call: frames that
+// many calls produce at once (32 callers, replies, messages) go out
+// together, and yamux's send loop never waits on the network.
 type frameConn struct {
 	net.Conn
-	held []byte
-	bufs net.Buffers
+	held []byte // a data frame's header, waiting for its body
+
+	mu       sync.Mutex
+	cond     sync.Cond // signalled when the flusher takes the queue
+	queue    []byte
+	spare    []byte
+	flushing bool
+	err      error
 }
 
 const (
 	yamuxHeaderSize = 12
 	yamuxTypeData   = 0
+	// maxQueuedWrite bounds the bytes waiting for the flusher; yamux's send
+	// loop waits while it is over.
+	maxQueuedWrite = 4 << 20
 )
 
+func newFrameConn(conn net.Conn) *frameConn {
+	c := &frameConn{Conn: conn}
+	c.cond.L = &c.mu
+	return c
+}
+
 func (c *frameConn) Write(p []byte) (int, error) {
-	if len(c.held) > 0 {
-		c.bufs = append(c.bufs[:0], c.held, p)
-		c.held = c.held[:0]
-		_, err := c.bufs.WriteTo(c.Conn)
-		if err != nil {
-			return 0, err
-		}
-		return len(p), nil
-	}
-	if len(p) == yamuxHeaderSize && p[1] == yamuxTypeData && binary.BigEndian.Uint32(p[8:12]) > 0 {
-		c.held = append(c.held[:0], p...)
+	if len(c.held) == 0 && len(p) == yamuxHeaderSize && p[1] == yamuxTypeData && binary.BigEndian.Uint32(p[8:12]) > 0 {
+		c.held = append(c.held, p...)
 		return len(p), nil // the body comes in the next write
 	}
-	return c.Conn.Write(p)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.err == nil && len(c.queue) > maxQueuedWrite {
+		c.cond.Wait()
+	}
+	if c.err != nil {
+		return 0, c.err
+	}
+	c.queue = append(c.queue, c.held...)
+	c.held = c.held[:0]
+	c.queue = append(c.queue, p...)
+	if !c.flushing {
+		c.flushing = true
+		go c.flush()
+	}
+	return len(p), nil
+}
+
+// flush writes the queue until it is empty.
+func (c *frameConn) flush() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for len(c.queue) > 0 && c.err == nil {
+		b := c.queue
+		c.queue = c.spare[:0]
+		c.cond.Broadcast()
+		c.mu.Unlock()
+		_, err := c.Conn.Write(b)
+		c.mu.Lock()
+		if cap(b) <= 1<<20 {
+			c.spare = b[:0]
+		}
+		if err != nil {
+			c.err = err
+			c.Conn.Close() // the reader sees it too: the link ends
+		}
+	}
+	c.flushing = false
+	c.cond.Broadcast()
 }

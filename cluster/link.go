@@ -67,7 +67,7 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0 || n.cfg.Hidden, conn: conn, done: make(chan struct{}),
 		client: client, creation: them.creation}
 	var err error
-	fc := &frameConn{Conn: conn}
+	fc := newFrameConn(conn)
 	cfg := n.yamuxConfig()
 	cfg.LogOutput, cfg.Logger = nil, &l.ylog
 	if client {
