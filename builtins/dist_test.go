@@ -311,3 +311,21 @@ func TestBlockedReceiveCostsNoCPU(t *testing.T) {
 		runtime.Gosched()
 	}
 }
+
+func TestSpawnNamedFunctionOnAnotherNode(t *testing.T) {
+	c := newCluster(t)
+	a, b := c.start("a"), c.start("b")
+	// Both nodes have greet; a starts b's by passing the function itself.
+	src := `func greet(to Pid) { send(to, []any{"hello from", node()}) }`
+	a.eval(src)
+	b.eval(src)
+	a.must(fmt.Sprintf(`p := spawn(%q, greet, self()); p.Node`, b.name()), b.name())
+	a.must(`receive().([]any)[1]`, b.name())
+	// A function the other node lacks: as in Erlang, the process starts
+	// and ends at once, and a link (made before it runs) says why.
+	a.eval(`func onlyHere() {}`)
+	got := a.eval(fmt.Sprintf(`process_flag("trap_exit", true); q := spawn_link(%q, onlyHere); receive(5 * time.Second).(Exit).Reason`, b.name()))
+	if !strings.Contains(got, "onlyHere") || !strings.Contains(got, "unknown function") {
+		t.Fatalf("spawn of a function b lacks: %s", got)
+	}
+}
