@@ -343,8 +343,13 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 			}
 			return
 		}
-		if cap(out) <= 64<<10 {
+		if cap(out) <= smallBuf {
 			buf = out
+		} else {
+			recycle(out)
+		}
+		if cap(frame) > smallBuf && cap(frame) != cap(out) {
+			recycle(frame)
 		}
 	}
 }
@@ -444,7 +449,11 @@ func readFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("frame of %d bytes over the limit of %d: %w", size, limit, ErrTooLarge)
 	}
 	if cap(buf) < size {
-		buf = make([]byte, 0, min(size, max(frameChunk, cap(buf))))
+		if b, ok := pooledBuf(size); ok {
+			buf = b
+		} else {
+			buf = make([]byte, 0, min(size, max(frameChunk, cap(buf))))
+		}
 	}
 	buf = buf[:0]
 	for len(buf) < size {
@@ -472,6 +481,49 @@ func readFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 func isClosedErr(err error) bool {
 	return errors.Is(err, yamux.ErrStreamClosed) || errors.Is(err, yamux.ErrSessionShutdown) ||
 		errors.Is(err, yamux.ErrConnectionReset) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.EOF)
+}
+
+// Large frames reuse buffers: a 1 MiB value sent over and over would
+// otherwise allocate its buffers anew each time, and the garbage collector
+// that follows slows the small calls beside it.
+var bigBufs sync.Pool // *[]byte of more than smallBuf bytes
+
+const smallBuf = 64 << 10
+
+// pooledBuf gives a buffer from the pool with room for n bytes, if it has one.
+func pooledBuf(n int) ([]byte, bool) {
+	p, ok := bigBufs.Get().(*[]byte)
+	if !ok {
+		return nil, false
+	}
+	if cap(*p) < n {
+		bigBufs.Put(p)
+		return nil, false
+	}
+	return (*p)[:0], true
+}
+
+// recycle keeps a large buffer for the next large frame.
+func recycle(b []byte) {
+	if cap(b) > smallBuf && cap(b) <= 64<<20 {
+		b = b[:0]
+		bigBufs.Put(&b)
+	}
+}
+
+// sizeHint is a lower bound of the encoded size of args: the lengths of
+// the strings and byte slices among them.
+func sizeHint(args []any) int {
+	n := 0
+	for _, a := range args {
+		switch v := a.(type) {
+		case []byte:
+			n += len(v)
+		case string:
+			n += len(v)
+		}
+	}
+	return n
 }
 
 // writeChunk is the size of the pieces a large request is written in, so
@@ -557,6 +609,11 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		return nil, err
 	}
 	out := cs.buf[:0]
+	if hint := sizeHint(args); hint > smallBuf {
+		if b, ok := pooledBuf(hint + 4096); ok {
+			out = b
+		}
+	}
 	if cs.new {
 		out = append(out, streamCall)
 	}
@@ -588,8 +645,10 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 			stop()
 			var v any
 			v, err = Decode(frame)
-			if cap(frame) <= 64<<10 {
+			if cap(frame) <= smallBuf {
 				cs.buf = frame[:0]
+			} else {
+				recycle(frame) // the request's buffer, which the reply reused
 			}
 			if err != nil {
 				l.close(fmt.Errorf("bad reply: %w", err))
