@@ -68,6 +68,25 @@ func (c *testCluster) config(name, cookie string) *Config {
 	return cfg
 }
 
+// waitUnregistered waits until the cluster's port mapper no longer lists name.
+func (c *testCluster) waitUnregistered(name string) {
+	c.t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", c.mapper)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for {
+		if _, err := LookupNode(context.Background(), addr, name); errors.Is(err, ErrUnknownNode) {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline:
+			c.t.Fatalf("the port mapper still lists %s", name)
+		}
+	}
+}
+
 func (c *testCluster) start(name, cookie string) *Node {
 	c.t.Helper()
 	n, err := Start(context.Background(), c.config(name, cookie))
@@ -269,7 +288,9 @@ func TestNodeDownAndRestart(t *testing.T) {
 	if !errors.Is(err, ErrUnknownNode) && !errors.Is(err, ErrNodeDown) {
 		t.Fatalf("call after close: %v", err)
 	}
-	// The same name starts again and calls to it work.
+	// The same name starts again, once the port mapper has seen the old
+	// registration's connection close, and calls to it work.
+	c.waitUnregistered("b")
 	b2 := c.start("b", "abc")
 	if v, err := a.Call(ctx, b2.Name(), "test", "double", 2); err != nil || v != 4 {
 		t.Fatalf("after restart: %v, %v", v, err)
