@@ -526,6 +526,13 @@ func sizeHint(args []any) int {
 	return n
 }
 
+// current is the link to peer now, if any.
+func (n *Node) current(peer Atom) *link {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.links[peer]
+}
+
 // writeChunk is the size of the pieces a large request is written in, so
 // that other streams' frames (small calls beside it) go out between them.
 const writeChunk = 16 << 10
@@ -606,7 +613,16 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	deadline, _ := ctx.Deadline()
 	cs, err := l.getStream()
 	if err != nil {
-		return nil, err
+		// When two nodes connect to each other at once, the link a call
+		// picked up may lose to the other one before its first stream;
+		// nothing was sent, so go on over the link that stays.
+		if now := n.current(peer); now != nil && now != l {
+			l = now
+			cs, err = l.getStream()
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
 	out := cs.buf[:0]
 	if hint := sizeHint(args); hint > smallBuf {
