@@ -658,7 +658,9 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		frame, err = readFrame(cs.br, n.cfg.MaxFrameSize, out[:0])
 		l.stopReading(cs.s)
 		if err == nil {
-			stop()
+			// When the deadline's callback already ran, it may set a past
+			// deadline on the stream at any moment: do not reuse it.
+			reuse := stop()
 			var v any
 			v, err = Decode(frame)
 			if cap(frame) <= smallBuf {
@@ -670,7 +672,11 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 				l.close(fmt.Errorf("bad reply: %w", err))
 				return nil, fmt.Errorf("reply from %s: %w", peer, err)
 			}
-			l.putStream(cs)
+			if reuse {
+				l.putStream(cs)
+			} else {
+				l.closeStream(cs.s)
+			}
 			if re, ok := v.(*RemoteError); ok {
 				return nil, re
 			}

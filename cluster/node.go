@@ -126,13 +126,16 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine the node started
 
-	mu       sync.Mutex
-	links    map[Atom]*link
-	dialing  map[Atom]*dialing
-	changed  chan struct{} // closed and replaced whenever links changes
-	watchers map[int]func(peer Atom, up bool, reason error)
-	nextW    int
-	closed   bool
+	mu      sync.Mutex
+	links   map[Atom]*link
+	dialing map[Atom]*dialing
+	// accepting counts the links peers are making to this node that passed
+	// the handshake and are not yet registered.
+	accepting map[Atom]int
+	changed   chan struct{} // closed and replaced whenever links changes
+	watchers  map[int]func(peer Atom, up bool, reason error)
+	nextW     int
+	closed    bool
 
 	ptOnce    sync.Once
 	pt        *processTable
@@ -164,12 +167,13 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		return nil, fmt.Errorf("starting a node: %w", err)
 	}
 	n := &Node{
-		cfg:      c,
-		name:     c.Name,
-		links:    map[Atom]*link{},
-		dialing:  map[Atom]*dialing{},
-		changed:  make(chan struct{}),
-		watchers: map[int]func(Atom, bool, error){},
+		cfg:       c,
+		name:      c.Name,
+		links:     map[Atom]*link{},
+		dialing:   map[Atom]*dialing{},
+		accepting: map[Atom]int{},
+		changed:   make(chan struct{}),
+		watchers:  map[int]func(Atom, bool, error){},
 	}
 	n.cookie.Store(&c.Cookie)
 	if c.MailboxLimit != 0 {
@@ -395,6 +399,16 @@ func (n *Node) link(ctx context.Context, peer Atom) (*link, error) {
 		n.mu.Unlock()
 		return l, nil
 	}
+	if n.accepting[peer] > 0 { // the peer is making the link: wait for it
+		ch := n.changed
+		n.mu.Unlock()
+		select {
+		case <-ch:
+			return n.link(ctx, peer)
+		case <-ctx.Done():
+			return nil, ctxErr(ctx, peer)
+		}
+	}
 	d := n.dialing[peer]
 	if d == nil {
 		d = &dialing{done: make(chan struct{})}
@@ -588,7 +602,19 @@ func (n *Node) accept(conn net.Conn) {
 		conn.Close()
 		return
 	}
+	// Until the link is registered, a call to this peer waits for it
+	// rather than dialling a second link.
+	n.accepting[them.name]++
 	n.mu.Unlock()
+	defer func() {
+		n.mu.Lock()
+		if n.accepting[them.name]--; n.accepting[them.name] <= 0 {
+			delete(n.accepting, them.name)
+		}
+		close(n.changed)
+		n.changed = make(chan struct{})
+		n.mu.Unlock()
+	}()
 	if _, err := conn.Write(verdict(statusOK, them)); err != nil {
 		conn.Close()
 		return
