@@ -383,27 +383,6 @@ func TestCodecErrorNode(t *testing.T) {
 	if e := l[3].(map[any]any)["Err"].(*RemoteError); e.Node != "me@h" {
 		t.Errorf("error in struct: %#v", e)
 	}
-
-	// SetErrorNode gives the same wire form for the types it reaches.
-	set := SetErrorNode(v[:3], "me@h")
-	b1, err := Encode(nil, set)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b2, _ := EncodeFrom(nil, v[:3], "me@h")
-	if !bytes.Equal(b1, b2) {
-		t.Errorf("SetErrorNode + Encode = % x, EncodeFrom = % x", b1, b2)
-	}
-	if _, ok := v[0].(*RemoteError); ok {
-		t.Error("SetErrorNode changed its argument")
-	}
-	same := []any{1, "x"}
-	if s := SetErrorNode(same, "n").([]any); &s[0] != &same[0] {
-		t.Error("SetErrorNode copied a list with no errors")
-	}
-	if SetErrorNode(nil, "n") != nil || SetErrorNode(5, "n") != 5 {
-		t.Error("SetErrorNode changed a scalar")
-	}
 }
 
 func TestEncodeUnsupported(t *testing.T) {

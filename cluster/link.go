@@ -410,9 +410,9 @@ func encodeReply(dst []byte, node Atom, result any, err error) ([]byte, error) {
 	if err != nil {
 		v = remoteError(node, err)
 	}
-	out, eerr := Encode(dst, v)
+	out, eerr := EncodeFrom(dst, v, node)
 	if eerr != nil {
-		out, eerr = Encode(dst, remoteError(node, fmt.Errorf("the result cannot be sent: %w", eerr)))
+		out, eerr = EncodeFrom(dst, remoteError(node, fmt.Errorf("the result cannot be sent: %w", eerr)), node)
 		if eerr != nil {
 			return nil, eerr
 		}
