@@ -23,17 +23,7 @@ var gshBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "gsh-scripts")
-	if err != nil {
-		panic(err)
-	}
-	if gshBin, err = gshtest.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "building gsh:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	gshtest.Main(m, &gshBin)
 }
 
 // session is a parsed .gsh file.

@@ -21,17 +21,7 @@ import (
 var gshBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "gsh-e2e")
-	if err != nil {
-		panic(err)
-	}
-	if gshBin, err = gshtest.Build(dir); err != nil {
-		fmt.Fprintln(os.Stderr, "building gsh:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	gshtest.Main(m, &gshBin)
 }
 
 // gshProc is one running gsh with its stdin a pipe.

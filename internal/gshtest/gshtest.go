@@ -4,6 +4,7 @@ package gshtest
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,22 @@ import (
 	"testing"
 	"time"
 )
+
+// Main is a TestMain for the tests that run gsh: it builds the binary into
+// a temporary folder, sets *bin to its path, runs the tests and removes it.
+func Main(m *testing.M, bin *string) {
+	dir, err := os.MkdirTemp("", "gsh-test")
+	if err != nil {
+		panic(err)
+	}
+	if *bin, err = Build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "building gsh:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // Build builds gsh into dir and returns the binary's path.
 func Build(dir string) (string, error) {
