@@ -430,7 +430,7 @@ func TestStuckPeer(t *testing.T) {
 		w := l.signals()
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		return len(w.buf) > maxPendingSignals
+		return len(w.out.buf) > maxPendingSignals
 	})
 	held := heapInuse()
 	t.Logf("buffer full after %d messages of 64 KiB; heap %d MiB over the start", sent.Load(), (int64(held)-int64(base))/mib)

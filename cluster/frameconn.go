@@ -19,8 +19,7 @@ type frameConn struct {
 
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when the flusher takes the queue
-	queue    []byte
-	spare    []byte
+	queue    batch
 	flushing bool
 	err      error
 }
@@ -46,15 +45,15 @@ func (c *frameConn) Write(p []byte) (int, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.err == nil && len(c.queue) > maxQueuedWrite {
+	for c.err == nil && len(c.queue.buf) > maxQueuedWrite {
 		c.cond.Wait()
 	}
 	if c.err != nil {
 		return 0, c.err
 	}
-	c.queue = append(c.queue, c.held...)
+	c.queue.buf = append(c.queue.buf, c.held...)
 	c.held = c.held[:0]
-	c.queue = append(c.queue, p...)
+	c.queue.buf = append(c.queue.buf, p...)
 	if !c.flushing {
 		c.flushing = true
 		go c.flush()
@@ -66,16 +65,13 @@ func (c *frameConn) Write(p []byte) (int, error) {
 func (c *frameConn) flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for len(c.queue) > 0 && c.err == nil {
-		b := c.queue
-		c.queue = c.spare[:0]
+	for len(c.queue.buf) > 0 && c.err == nil {
+		b := c.queue.take()
 		c.cond.Broadcast()
 		c.mu.Unlock()
 		_, err := c.Conn.Write(b)
 		c.mu.Lock()
-		if cap(b) <= 1<<20 {
-			c.spare = b[:0]
-		}
+		c.queue.done(b)
 		if err != nil {
 			c.err = err
 			c.Conn.Close() // the reader sees it too: the link ends

@@ -37,14 +37,13 @@ const maxPendingSignals = 8 << 20
 // one write; frames that come while a write is under way go out together in
 // the next one, so one sender can go on while the network works.
 type sigWriter struct {
-	l     *link
-	mu    sync.Mutex
-	cond  sync.Cond // signalled when the buffer is taken by the flusher
-	kick  chan struct{}
-	s     *yamux.Stream
-	buf   []byte
-	spare []byte
-	err   error
+	l    *link
+	mu   sync.Mutex
+	cond sync.Cond // signalled when the buffer is taken by the flusher
+	kick chan struct{}
+	s    *yamux.Stream
+	out  batch
+	err  error
 }
 
 func (l *link) signals() *sigWriter {
@@ -67,7 +66,7 @@ func (w *sigWriter) write(v any) error {
 // own, so that they do not hold up the signals behind them).
 func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 	w.mu.Lock()
-	for w.err == nil && len(w.buf) > maxPendingSignals {
+	for w.err == nil && len(w.out.buf) > maxPendingSignals {
 		w.cond.Wait()
 	}
 	if w.err != nil {
@@ -83,7 +82,7 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 			return false, w.err
 		}
 		w.s = s
-		w.buf = append(w.buf, streamSignal)
+		w.out.buf = append(w.out.buf, streamSignal)
 		n := w.l.n
 		n.wg.Add(1)
 		go func() {
@@ -91,17 +90,17 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 			w.flush()
 		}()
 	}
-	start := len(w.buf)
-	w.buf = append(w.buf, 0, 0, 0, 0)
-	out, err := Encode(w.buf, v)
+	start := len(w.out.buf)
+	w.out.buf = append(w.out.buf, 0, 0, 0, 0)
+	out, err := Encode(w.out.buf, v)
 	if err != nil {
-		w.buf = w.buf[:start]
+		w.out.buf = w.out.buf[:start]
 		w.mu.Unlock()
 		return false, err
 	}
 	size := len(out) - start - 4
 	if size > limit {
-		w.buf = out[:start]
+		w.out.buf = out[:start]
 		w.mu.Unlock()
 		if limit < w.l.n.cfg.MaxFrameSize {
 			return false, nil
@@ -109,7 +108,7 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 		return false, fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
 	}
 	binary.BigEndian.PutUint32(out[start:], uint32(size))
-	w.buf = out
+	w.out.buf = out
 	w.mu.Unlock()
 	select {
 	case w.kick <- struct{}{}:
@@ -134,12 +133,7 @@ func (w *sigWriter) flush() {
 			return
 		}
 		w.mu.Lock()
-		b := w.buf
-		// The spare buffer is handed over, not shared: it must not still be
-		// the spare when b is written and not kept (over 1 MiB), or the next
-		// round would take it as both its b and its new buffer, and senders
-		// would append to the bytes being written.
-		w.buf, w.spare = w.spare[:0], nil
+		b := w.out.take()
 		w.cond.Broadcast()
 		w.mu.Unlock()
 		if len(b) == 0 {
@@ -147,9 +141,7 @@ func (w *sigWriter) flush() {
 		}
 		_, err := w.s.Write(b)
 		w.mu.Lock()
-		if cap(b) <= 1<<20 {
-			w.spare = b[:0]
-		}
+		w.out.done(b)
 		if err != nil && w.err == nil {
 			w.err = fmt.Errorf("sending to %s: %w", w.l.peer, netErr(err))
 			w.cond.Broadcast()
