@@ -97,7 +97,10 @@ func (e *Env) spawnLocal(f any, args []any, link *cluster.Pid) cluster.Pid {
 	if nf, ok := f.(Named); ok {
 		f, what = nf.Fn, nf.Name
 	}
-	p := e.Node.NewProcess()
+	p, err := e.Node.TryNewProcess()
+	if err != nil {
+		panic(fmt.Errorf("spawn: %w", err))
+	}
 	p.SetWhat(what)
 	if link != nil {
 		p.Link(*link)
@@ -183,7 +186,10 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 			panic(fmt.Errorf("spawn(%q): name the function too: %w", first, cluster.ErrBadArgs))
 		}
 		fn, _ := nameArg(args[1])
-		p := e.Node.SpawnCall(e.Node.Name(), first, fn, args[2:], link)
+		p, err := e.Node.SpawnCall(e.Node.Name(), first, fn, args[2:], link)
+		if err != nil {
+			panic(err)
+		}
 		return p.Pid()
 	}
 	node := cluster.Atom(first)

@@ -56,6 +56,10 @@ var (
 
 	// ErrClosed: the node has been closed.
 	ErrClosed = errors.New("node closed")
+
+	// ErrTooManyProcesses: the node already runs as many processes as
+	// Config.MaxProcesses allows (Erlang's system_limit, +P).
+	ErrTooManyProcesses = errors.New("too many processes")
 )
 
 // errorKinds names each sentinel on the wire, in the order ErrorKind tries
@@ -78,6 +82,8 @@ var errorKinds = []struct {
 	{"protocol", ErrProtocol},
 	{"too_large", ErrTooLarge},
 	{"closed", ErrClosed},
+	{"system_limit", ErrTooManyProcesses},
+	{"noproc", ErrNoProcess},
 	{"panic", ErrPanic},
 }
 

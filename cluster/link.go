@@ -383,7 +383,7 @@ func (n *Node) serve(from Atom, req request) (result any, err error) {
 			return n.serveSpawn(from, req.args)
 		}
 	case globalModule:
-		return n.serveGlobal(req.function, req.args)
+		return n.serveGlobal(from, req.function, req.args)
 	}
 	if n.cfg.Handler == nil {
 		return nil, fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule)

@@ -52,6 +52,14 @@ type Config struct {
 	// Handler runs the calls other nodes make; nil answers every call with
 	// ErrUnknownModule.
 	Handler Handler
+	// MaxProcesses bounds the processes the node runs (Erlang's +P): past
+	// it, spawns, remote spawns and incoming casts fail with
+	// ErrTooManyProcesses. Processes the node's own Go code makes with
+	// NewProcess or Spawn count but are never refused.
+	MaxProcesses int
+	// MaxCastsPerPeer bounds the incoming rpc casts from one peer that run
+	// at once; more wait in order in a bounded queue (see Node.Cast).
+	MaxCastsPerPeer int
 	// MailboxLimit bounds the bytes a process's mailbox holds from other
 	// nodes (see Process.SetMailboxLimit): 0 is DefaultMailboxLimit,
 	// negative is no limit.
@@ -81,6 +89,8 @@ func DefaultConfig() *Config {
 		CallTimeout:      30 * time.Second,
 		TickTime:         15 * time.Second,
 		MaxFrameSize:     64 << 20,
+		MaxProcesses:     DefaultMaxProcesses,
+		MaxCastsPerPeer:  DefaultMaxCastsPerPeer,
 	}
 }
 
@@ -102,6 +112,12 @@ func (c *Config) Verify() error {
 	}
 	if c.MaxFrameSize < 1024 {
 		return errors.New("MaxFrameSize must be at least 1024")
+	}
+	if c.MaxProcesses <= 0 {
+		return errors.New("MaxProcesses must be positive")
+	}
+	if c.MaxCastsPerPeer <= 0 {
+		return errors.New("MaxCastsPerPeer must be positive")
 	}
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
 		return errors.New("the TLS configuration has no certificate")

@@ -338,13 +338,13 @@ func (l *link) apply(v any, size int) error {
 		if !ok1 || !ok2 {
 			return errBadSignal
 		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			if _, err := n.serve(l.peer, request{module: m, function: f, args: args}); err != nil {
-				n.logf("rpc.cast %s.%s from %s failed: %v", m, f, l.peer, err)
+		if m == globalModule { // the global name table's own, applied in order
+			if _, err := n.serveGlobal(l.peer, f, args); err != nil {
+				n.logf("global %s from %s: %v", f, l.peer, err)
 			}
-		}()
+			return nil
+		}
+		n.castIn(l.peer, request{module: m, function: f, args: args}, size)
 	default:
 		return fmt.Errorf("unknown signal %d: %w", op, ErrProtocol)
 	}
@@ -376,17 +376,17 @@ func (n *Node) connectAsync(peer Atom) {
 }
 
 // Cast runs module.function(args...) on peer without waiting for it
-// (rpc:cast): the call goes in order with other signals to that node.
+// (rpc:cast): the call goes in order with other signals to that node, and
+// runs there as a process of its own. A node runs at most
+// Config.MaxCastsPerPeer casts from one peer at once and queues a bounded
+// number more; past that, casts are dropped and logged there (see
+// DefaultMaxCastsPerPeer).
 func (n *Node) Cast(peer Atom, module, function string, args ...any) error {
 	if args == nil {
 		args = []any{}
 	}
 	if peer == n.name {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			n.serve(n.name, request{module: module, function: function, args: args})
-		}()
+		n.castIn(n.name, request{module: module, function: function, args: args}, 0)
 		return nil
 	}
 	return n.signal(peer, []any{opCast, module, function, args})

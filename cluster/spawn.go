@@ -12,15 +12,19 @@ const spawnModule = "$spawn"
 // SpawnCall starts module.function(args...) as a process on this node,
 // through the node's Handler, and returns it. When link is not nil the new
 // process is linked to it before it runs. A process that ends with an error
-// or a panic logs one line and exits with that reason.
-func (n *Node) SpawnCall(from Atom, module, function string, args []any, link *Pid) *Process {
-	p := n.NewProcess()
+// or a panic logs one line and exits with that reason. It fails with
+// ErrTooManyProcesses when the node runs Config.MaxProcesses processes.
+func (n *Node) SpawnCall(from Atom, module, function string, args []any, link *Pid) (*Process, error) {
+	p, err := n.TryNewProcess()
+	if err != nil {
+		return nil, fmt.Errorf("spawning %s.%s: %w", module, function, err)
+	}
 	p.SetWhat(module + "." + function)
 	if link != nil {
 		p.Link(*link)
 	}
 	go p.run(n.callBody(from, module, function, args))
-	return p
+	return p, nil
 }
 
 // SpawnRemote starts module.function(args...) as a process on peer (this
@@ -31,7 +35,11 @@ func (n *Node) SpawnRemote(ctx context.Context, peer Atom, module, function stri
 		args = []any{}
 	}
 	if peer == n.name {
-		return n.SpawnCall(n.name, module, function, args, link).Pid(), nil
+		p, err := n.SpawnCall(n.name, module, function, args, link)
+		if err != nil {
+			return Pid{}, err
+		}
+		return p.Pid(), nil
 	}
 	var l any
 	if link != nil {
@@ -76,7 +84,10 @@ func (n *Node) serveSpawn(from Atom, args []any) (any, error) {
 		}
 		link = &l
 	}
-	p := n.NewProcess()
+	p, err := n.TryNewProcess()
+	if err != nil {
+		return nil, fmt.Errorf("spawning %s.%s for %s: %w", m, f, from, err)
+	}
 	p.SetWhat(m + "." + f)
 	if link != nil {
 		p.mu.Lock()

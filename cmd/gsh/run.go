@@ -47,6 +47,7 @@ type options struct {
 	tlsCert, tlsKey     string
 	tlsCA, kvsDir       string
 	remsh               string
+	procs               int
 }
 
 const usageText = `usage: gsh [flags] [file.gsh [args...]]
@@ -85,6 +86,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls_key", "", "the private key of -tls_cert, a PEM `FILE` that only its owner can read")
 	fs.StringVar(&o.tlsCA, "tls_ca", "", "the CA certificates, a PEM `FILE`: links only with nodes whose certificates they signed")
 	fs.StringVar(&o.kvsDir, "kvs_dir", "", "keep this node's kvs on disk in `DIR`, across restarts (default: in memory)")
+	fs.IntVar(&o.procs, "procs", cluster.DefaultMaxProcesses, "run at most `N` processes (Erlang's +P): spawns and casts past it fail")
 	fs.StringVar(&o.remsh, "remsh", "", "a remote shell: evaluate the input on `NODE` (NAME@HOST, or NAME on this host) and print here")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
@@ -325,6 +327,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(stri
 	cfg.Logf = logf
 	cfg.Hidden = o.hidden
 	cfg.TickTime = o.tick
+	cfg.MaxProcesses = o.procs
 	cfg.ListenAddr = net.JoinHostPort(o.addr, strconv.Itoa(o.port))
 	if o.tlsCert != "" {
 		var err error
