@@ -12,7 +12,9 @@ import (
 // Global names: one name, one pid, across every connected node. Each node
 // keeps the whole table; a registration asks every connected node to accept
 // it and is undone when one refuses. A name is released when its process
-// ends or its node is lost.
+// ends or its node is lost. A node holds a name only for a live process of
+// its own or a pid of a node it is connected to: it refuses other claims,
+// and takes from a peer's table only the names it may hold.
 //
 // When two nodes that each hold a registration of the same name meet, the
 // registration whose process runs on the node whose name sorts first wins on
@@ -74,8 +76,8 @@ func (g *globalTable) release(name string, pid Pid) {
 // RegisterGlobal registers name for pid on every connected node.
 func (n *Node) RegisterGlobal(ctx context.Context, name string, pid Pid) error {
 	g := n.globals()
-	if pid.Node == n.name && n.process(pid) == nil {
-		return fmt.Errorf("global register %q: %v: %w", name, pid, ErrNoProcess)
+	if err := n.mayHold(pid); err != nil {
+		return fmt.Errorf("global register %q: %w", name, err)
 	}
 	if old, ok := g.claim(name, pid); !ok {
 		return fmt.Errorf("global register %q: held by %v: %w", name, old, ErrGlobalNameTaken)
@@ -197,8 +199,26 @@ func (n *Node) syncGlobals(peer Atom) {
 	}()
 }
 
+// mayHold says why this node may not hold a global name for pid: the pid
+// is of this node and its process is gone, or of a node it has no link to.
+func (n *Node) mayHold(pid Pid) error {
+	if pid.Node == n.name {
+		if n.process(pid) == nil {
+			return fmt.Errorf("%v: %w", pid, ErrNoProcess)
+		}
+		return nil
+	}
+	n.mu.Lock()
+	_, linked := n.links[pid.Node]
+	n.mu.Unlock()
+	if !linked {
+		return fmt.Errorf("%v: its node %s is not connected to %s: %w", pid, pid.Node, n.name, ErrNodeDown)
+	}
+	return nil
+}
+
 // serveGlobal answers the global-name requests of other nodes.
-func (n *Node) serveGlobal(function string, args []any) (any, error) {
+func (n *Node) serveGlobal(from Atom, function string, args []any) (any, error) {
 	g := n.globals()
 	switch function {
 	case "claim", "release":
@@ -214,6 +234,9 @@ func (n *Node) serveGlobal(function string, args []any) (any, error) {
 			g.release(name, pid)
 			return true, nil
 		}
+		if err := n.mayHold(pid); err != nil {
+			return nil, fmt.Errorf("global name %q: %w", name, err)
+		}
 		if old, ok := g.claim(name, pid); !ok {
 			return nil, fmt.Errorf("%q is held by %v on %s: %w", name, old, n.name, ErrGlobalNameTaken)
 		}
@@ -226,7 +249,7 @@ func (n *Node) serveGlobal(function string, args []any) (any, error) {
 		for i := 0; i+1 < len(entries); i += 2 {
 			name, ok1 := entries[i].(string)
 			pid, ok2 := entries[i+1].(Pid)
-			if ok1 && ok2 {
+			if ok1 && ok2 && (pid.Node == from || n.mayHold(pid) == nil) {
 				n.mergeGlobal(name, pid)
 			}
 		}

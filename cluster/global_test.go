@@ -87,3 +87,72 @@ func TestGlobalConflict(t *testing.T) {
 		t.Fatalf("loser got %#v", m)
 	}
 }
+
+// TestGlobalNamesOnlyForConnectedNodes: a node refuses a claim for a pid of
+// a node it is not connected to, takes from a peer's table only the names
+// of pids it may hold, and a node that joins later sees none of them.
+func TestGlobalNamesOnlyForConnectedNodes(t *testing.T) {
+	c := newTestCluster(t)
+	a, b, d := c.startProcs("a"), c.startProcs("b"), c.startProcs("d")
+	ctx := context.Background()
+	if err := a.Connect(ctx, b.Name()); err != nil {
+		t.Fatal(err)
+	}
+	ghost := Pid{Node: "ghost@nowhere", ID: 7}
+	// A raw claim, as a buggy or hostile peer would send it.
+	_, err := a.Call(ctx, b.Name(), globalModule, "claim", "ghost7", ghost)
+	if !errors.Is(err, ErrNodeDown) {
+		t.Fatalf("claim for a pid of an unconnected node: %v", err)
+	}
+	t.Logf("the claimer sees: %v", err)
+	if pid, ok := b.WhereisGlobal("ghost7"); ok {
+		t.Fatalf("b holds ghost7 for %v", pid)
+	}
+	// Nor may a node register one for itself.
+	if err := a.RegisterGlobal(ctx, "ghost8", ghost); !errors.Is(err, ErrNodeDown) {
+		t.Fatalf("registering a pid of an unconnected node: %v", err)
+	}
+	// A claim for a process of b's own that is gone is refused too.
+	gone := b.NewProcess()
+	gone.Exit(Normal)
+	if _, err := a.Call(ctx, b.Name(), globalModule, "claim", "gone", gone.Pid()); !errors.Is(err, ErrNoProcess) {
+		t.Fatalf("claim for a dead local pid: %v", err)
+	}
+	if _, ok := b.WhereisGlobal("gone"); ok {
+		t.Fatal("b holds a name for its own dead process")
+	}
+	// A sync that names ghosts and a live pid of its sender: only the
+	// latter is taken.
+	pa := a.NewProcess()
+	if err := a.signal(b.Name(), []any{opCast, globalModule, "sync", []any{[]any{"ghost9", ghost, "real", pa.Pid()}}}); err != nil {
+		t.Fatal(err)
+	}
+	waitGlobal(t, b, "real", pa.Pid(), true)
+	if pid, ok := b.WhereisGlobal("ghost9"); ok {
+		t.Fatalf("b took ghost9 for %v from a sync", pid)
+	}
+	// A node that joins later sees none of the ghosts, and the name is free.
+	pa2 := a.NewProcess()
+	if err := a.RegisterGlobal(ctx, "boss", pa2.Pid()); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Connect(ctx, b.Name()); err != nil {
+		t.Fatal(err)
+	}
+	waitGlobal(t, d, "boss", pa2.Pid(), true)
+	for _, name := range []string{"ghost7", "ghost8", "ghost9", "gone"} {
+		if pid, ok := d.WhereisGlobal(name); ok {
+			t.Fatalf("d sees %s held by %v", name, pid)
+		}
+	}
+	pd := d.NewProcess()
+	if err := d.RegisterGlobal(ctx, "ghost7", pd.Pid()); err != nil {
+		t.Fatalf("registering ghost7 for a live process: %v", err)
+	}
+	waitGlobal(t, a, "ghost7", pd.Pid(), true)
+	waitGlobal(t, b, "ghost7", pd.Pid(), true)
+	// When d goes, its name goes on every node.
+	d.Close()
+	waitGlobal(t, a, "ghost7", Pid{}, false)
+	waitGlobal(t, b, "ghost7", Pid{}, false)
+}
