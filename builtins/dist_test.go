@@ -64,6 +64,12 @@ func newCluster(t *testing.T) *testCluster {
 }
 
 func (c *testCluster) start(name string) *gshNode {
+	c.t.Helper()
+	return c.startWith(name, func(*cluster.Config) {})
+}
+
+// startWith starts a node after change has adjusted its configuration.
+func (c *testCluster) startWith(name string, change func(*cluster.Config)) *gshNode {
 	t := c.t
 	t.Helper()
 	g := &gshNode{t: t, out: &lockedBuffer{}}
@@ -73,6 +79,7 @@ func (c *testCluster) start(name string) *gshNode {
 	cfg.ListenAddr = "127.0.0.1:0"
 	cfg.MapperPort = c.mapper
 	cfg.Logf = t.Logf
+	change(cfg)
 	var ready sync.WaitGroup
 	ready.Add(1)
 	cfg.Handler = cluster.HandlerFunc(func(ctx context.Context, from cluster.Atom, m, f string, a []any) (any, error) {
