@@ -157,9 +157,8 @@ func (n *Node) TryNewProcess() (*Process, error) { return n.newProcess(true) }
 // Erlang's own default before OTP R16B03. A process that waits in receive
 // costs about 4 KB (its goroutine's stack, mailbox, maps and context); one
 // serving a remote spawn that waits in a Go function about 10 KB, most of it
-// stack. 32,768 such processes take about 340 MB of heap and stacks (490
-// MB of RSS measured), where Erlang's 262,144
-// would take 2.7 GB.
+// stack: 32,768 of those take about 340 MB of heap and stacks (490 MB of
+// RSS), where Erlang's 262,144 would take 2.7 GB.
 const DefaultMaxProcesses = 32768
 
 func (n *Node) newProcess(limited bool) (*Process, error) {
