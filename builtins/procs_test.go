@@ -64,14 +64,16 @@ func TestSpawnPastTheLimit(t *testing.T) {
 	a := c.start("a")
 	b := c.startWith("b", func(cfg *cluster.Config) { cfg.MaxProcesses = 3 })
 	b.eval(`func wait() { receive() }`)
-	// The prompt's own process is one of the three.
-	b.eval(`p1 := spawn("main", "wait")`)
-	b.eval(`p2 := spawn(func() { receive() })`)
-	got := b.eval(`spawn("main", "wait")`)
-	if !strings.Contains(got, "too many processes") {
-		t.Fatalf("local spawn past the limit: %s", got)
+	// The prompt's own process is one of the three. The two spawned run
+	// no interpreted code, which would race with the prompt's next input
+	// (see the README's known limits).
+	b.eval(`p1 := spawn(receive); p2 := spawn(receive)`)
+	for _, src := range []string{`spawn(receive)`, `spawn("main", "wait")`} {
+		if got := b.eval(src); !strings.Contains(got, "too many processes") {
+			t.Fatalf("%s past the limit: %s", src, got)
+		}
 	}
-	got = a.eval(fmt.Sprintf(`spawn(%q, "main", "wait")`, b.name()))
+	got := a.eval(fmt.Sprintf(`spawn(%q, "main", "wait")`, b.name()))
 	if !strings.Contains(got, "too many processes") || !strings.Contains(got, b.name()) {
 		t.Fatalf("remote spawn past the limit: %s", got)
 	}
