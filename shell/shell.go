@@ -367,19 +367,19 @@ func (s *Shell) runInteractive(ctx context.Context) error {
 		complete = autoComplete{s.cfg.Complete}
 	}
 	rl, err := readline.NewEx(&readline.Config{
-		Prompt:          s.cfg.Prompt(1),
-		AutoComplete:    complete,
+		Prompt:       s.cfg.Prompt(1),
+		AutoComplete: complete,
 		// The shell keeps the history file itself (see historyFile):
 		// readline's own would be world-readable and keep inputs as
 		// typed, secrets included.
 		HistoryLimit:           historyLimit,
 		DisableAutoSaveHistory: true,
-		Stdin:           in,
-		Stdout:          s.cfg.Out,
-		Stderr:          s.cfg.Out,
-		InterruptPrompt: "^C",
-		EOFPrompt:       "\n",
-		FuncIsTerminal:  func() bool { return true },
+		Stdin:                  in,
+		Stdout:                 s.cfg.Out,
+		Stderr:                 s.cfg.Out,
+		InterruptPrompt:        "^C",
+		EOFPrompt:              "\n",
+		FuncIsTerminal:         func() bool { return true },
 		// The terminal stays raw for the whole session, evaluations
 		// included, so that Ctrl-C arrives as a byte that the shell sees
 		// (see input): readline's own switching back and forth is
