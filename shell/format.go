@@ -46,6 +46,7 @@ func Format(v any) string {
 
 // FormatResult returns how the prompt prints a result, "" for nothing:
 //
+//   - an assignment's values print as values, errors as error("msg");
 //   - a quiet result prints only a non-nil error as its last value;
 //   - when the last value is a non-nil error, only the error line;
 //   - a trailing nil of several values is dropped (it was a nil error);
@@ -55,6 +56,15 @@ func FormatResult(r Result) string {
 	vals := r.Values
 	if len(vals) == 0 {
 		return ""
+	}
+	if r.Assigned {
+		parts := make([]string, len(vals))
+		for k, v := range vals {
+			var b strings.Builder
+			formatValue(&b, reflect.ValueOf(v), !isError(v), 0)
+			parts[k] = b.String()
+		}
+		return strings.Join(parts, ", ")
 	}
 	last := vals[len(vals)-1]
 	if err, ok := last.(error); ok && !isNilPtr(reflect.ValueOf(last)) {
@@ -79,6 +89,12 @@ func FormatResult(r Result) string {
 		parts[k] = Format(v)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// isError reports whether v is a non-nil error.
+func isError(v any) bool {
+	_, ok := v.(error)
+	return ok && !isNilPtr(reflect.ValueOf(v))
 }
 
 func isNilPtr(v reflect.Value) bool {

@@ -161,6 +161,10 @@ type Result struct {
 	// fmt.Fprint*, log.*, Write and WriteString methods): print only a
 	// non-nil error.
 	Quiet bool
+	// Assigned is true when Values are the values an assignment stored:
+	// they are shown as values, an error among them too, and never count
+	// as the input's failure.
+	Assigned bool
 	// Output is what the evaluation printed, when it was captured rather
 	// than written out (a remote shell's evaluation, see Remote): the shell
 	// prints it before the values.
@@ -793,7 +797,7 @@ func (i *Interp) run(j *job, pl *plan, file string, compiling *bool) (Result, er
 		res.Values = []any{v.Interface()}
 	case len(pl.lhs) > 0:
 		if vals, err := i.values(pl.lhs, false); err == nil {
-			res.Values = vals
+			res.Values, res.Assigned = vals, true
 		}
 	}
 	i.recordFuncs(pl)

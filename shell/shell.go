@@ -247,8 +247,12 @@ func (s *Shell) Logf(format string, args ...any) {
 	io.WriteString(s.cfg.Err, msg)
 }
 
-// resultError is the error a result ends with, if any.
+// resultError is the error a result ends with, if any: the value of an
+// expression statement, not an assigned one.
 func resultError(r Result) error {
+	if r.Assigned {
+		return nil
+	}
 	if n := len(r.Values); n > 0 {
 		if err, ok := r.Values[n-1].(error); ok && err != nil {
 			return err

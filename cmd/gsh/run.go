@@ -259,6 +259,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return s
 	}
 
+	var failed atomic.Bool // an input of a piped session failed
 	interactive := false
 	if f, ok := stdin.(*os.File); ok && o.script == "" && o.eval == "" && !o.noshell {
 		interactive = readline.IsTerminal(int(f.Fd()))
@@ -296,12 +297,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			Prompt:      prompt,
 			HistoryFile: filepath.Join(home, ".gsh_history"),
 			// Input piped in is a session: an error is shown and the
-			// session goes on, as at the prompt. A script file stops.
-			OnError: func(error) bool { return true },
+			// session goes on, as at the prompt, and gsh exits 1 at
+			// the end. A script file stops.
+			OnError: func(error) bool { failed.Store(true); return true },
 		})
 		sh.Store(s)
 		defer sh.Store(nil)
-		return s.Run(ctx)
+		if err := s.Run(ctx); err != nil {
+			return err
+		}
+		if failed.Load() && !interactive {
+			return &shell.InputError{Name: "input", Err: errors.New("the session had errors")}
+		}
+		return nil
 	}()
 	var ie *shell.InputError
 	if errors.As(err, &ie) {

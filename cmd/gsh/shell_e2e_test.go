@@ -95,3 +95,26 @@ func TestScriptArgsAndHalt(t *testing.T) {
 		t.Errorf("q(): exit code %d", code)
 	}
 }
+
+// TestPipedSessionErrors: a session piped to gsh goes on after an error,
+// shows an assigned error as a value, and exits 1 at the end when an input
+// failed (0 when none did).
+func TestPipedSessionErrors(t *testing.T) {
+	_, port := privateMapper(t)
+	pipe := func(src string) (string, int) {
+		cmd := exec.Command(gshBin, "-sname", "piped", "-epmd_port", port, "-addr", "127.0.0.1")
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GSH_COOKIE=abc")
+		cmd.Stdin = strings.NewReader(src)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := pipe("_, err := strconv.Atoi(\"x\")\nerrors.New(\"boom\")\n\"still here\"\n")
+	want := "error(\"strconv.Atoi: parsing \\\"x\\\": invalid syntax\")\ninput:2: ** error: boom\nstill here\n"
+	if out != want || code != 1 {
+		t.Errorf("piped session with an error: exit %d, output %q; want exit 1, output %q", code, out, want)
+	}
+	out, code = pipe("_, err := strconv.Atoi(\"x\")\n\"fine\"\n")
+	if code != 0 || !strings.HasSuffix(out, "fine\n") {
+		t.Errorf("piped session without errors: exit %d, output %q; want exit 0", code, out)
+	}
+}
