@@ -18,6 +18,6 @@ e
 // error("strconv.Atoi: parsing \"x\": invalid syntax")
 // handled: strconv.Atoi: parsing "x": invalid syntax
 // error("kept")
-// 12, nil
+// 12
 // 13
 // goerrors.gsh:14: ** error: kept

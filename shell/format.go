@@ -57,18 +57,12 @@ func FormatResult(r Result) string {
 	if len(vals) == 0 {
 		return ""
 	}
-	if r.Assigned {
-		parts := make([]string, len(vals))
-		for k, v := range vals {
-			var b strings.Builder
-			formatValue(&b, reflect.ValueOf(v), !isError(v), 0)
-			parts[k] = b.String()
-		}
-		return strings.Join(parts, ", ")
-	}
 	last := vals[len(vals)-1]
-	if err, ok := last.(error); ok && !isNilPtr(reflect.ValueOf(last)) {
-		return Format(err)
+	format := Format
+	if r.Assigned {
+		format = formatAssigned
+	} else if isError(last) {
+		return Format(last)
 	}
 	if r.Quiet {
 		return ""
@@ -79,16 +73,27 @@ func FormatResult(r Result) string {
 	if len(vals) == 2 {
 		if ok, isBool := vals[1].(bool); isBool {
 			if ok {
-				return Format(vals[0])
+				return format(vals[0])
 			}
 			return "undefined"
 		}
 	}
 	parts := make([]string, len(vals))
 	for k, v := range vals {
-		parts[k] = Format(v)
+		parts[k] = format(v)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// formatAssigned is Format for an assigned value: an error is a value,
+// error("msg"), not a failure.
+func formatAssigned(v any) string {
+	if !isError(v) {
+		return Format(v)
+	}
+	var b strings.Builder
+	formatValue(&b, reflect.ValueOf(v), false, 0)
+	return b.String()
 }
 
 // isError reports whether v is a non-nil error.

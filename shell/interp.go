@@ -474,6 +474,9 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 		return Result{}, ErrInterrupted
 	}
 	defer func() { <-i.sem }()
+	if err := i.checkAssignments(p, file); err != nil {
+		return Result{}, err
+	}
 	pl := i.plan(p)
 	j := &job{done: make(chan struct{})}
 	go i.runJob(ctx, j, pl, file)
@@ -507,6 +510,9 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 // evalNested evaluates an input that the running evaluation asked for, in
 // its goroutine, which holds the interpreter already.
 func (i *Interp) evalNested(p *interrupt.Parsed, file string) (res Result, err error) {
+	if err := i.checkAssignments(p, file); err != nil {
+		return Result{}, err
+	}
 	pl := i.plan(p)
 	j := &job{done: make(chan struct{})}
 	compiling := true

@@ -205,7 +205,7 @@ func (e *InputError) Unwrap() error { return e.Err }
 // prints in front of it.
 func errorText(err error) string {
 	var ce *CompileError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) && ce.File == "" {
 		return oneLine(ce.Msg)
 	}
 	return oneLine(err.Error())

@@ -1,0 +1,243 @@
+package shell
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"path"
+	"reflect"
+	"strings"
+
+	"gsh/internal/interrupt"
+)
+
+// checkAssignments refuses, in Go's own words, an assignment or a var
+// declaration whose number of variables is not the number of results of the
+// call on its right, anywhere in the input (function bodies included), when
+// the callee is known: a function declared in the input, one defined earlier
+// at the prompt or by a loaded file, a builtin, or a member of a package of
+// the interpreter. The interpreter itself would keep the first result of
+// x := f() and drop the others, an error among them.
+func (i *Interp) checkAssignments(p *interrupt.Parsed, file string) error {
+	r := i.newResolver(p, file)
+	var found error
+	check := func(at ast.Node, lhs int, rhs []ast.Expr) {
+		if found != nil || len(rhs) != 1 {
+			return
+		}
+		call, ok := ast.Unparen(rhs[0]).(*ast.CallExpr)
+		if !ok {
+			return
+		}
+		n, ok := r.results(call.Fun)
+		if !ok || n == lhs {
+			return
+		}
+		var msg string
+		if n == 0 {
+			msg = fmt.Sprintf("%s (no value) used as value", p.Text(call))
+		} else {
+			msg = fmt.Sprintf("assignment mismatch: %s but %s returns %s",
+				plural(lhs, "variable"), p.Text(call.Fun), plural(n, "value"))
+		}
+		line, col := inputPosition(p, at.Pos())
+		found = &CompileError{File: file, Line: line, Col: col, Msg: msg}
+	}
+	ast.Inspect(p.File, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.AssignStmt:
+			if n.Tok == token.DEFINE || n.Tok == token.ASSIGN {
+				check(n.Lhs[0], len(n.Lhs), n.Rhs)
+			}
+		case *ast.ValueSpec:
+			check(n.Names[0], len(n.Names), n.Values)
+		}
+		return found == nil
+	})
+	return found
+}
+
+func plural(n int, what string) string {
+	if n == 1 {
+		return "1 " + what
+	}
+	return fmt.Sprintf("%d %ss", n, what)
+}
+
+// inputPosition returns the line and column (from 1, in bytes) of pos in
+// the input.
+func inputPosition(p *interrupt.Parsed, pos token.Pos) (line, col int) {
+	off := max(0, min(p.Offset(pos), len(p.Input)))
+	before := p.Input[:off]
+	line = 1 + strings.Count(before, "\n")
+	col = off - strings.LastIndex(before, "\n")
+	return line, col
+}
+
+// resolver finds the functions that an input's calls name.
+type resolver struct {
+	i        *Interp
+	pkg      string
+	prompt   bool            // input typed or piped to the shell (not a file)
+	local    map[string]bool // names the input declares other than its top-level funcs
+	topFuncs map[string]int  // the input's top-level funcs: results
+	bound    map[string]bool // names declared earlier in the input's package
+	imported map[string]string
+	dots     []string
+}
+
+func (i *Interp) newResolver(p *interrupt.Parsed, file string) *resolver {
+	r := &resolver{i: i, pkg: p.Package(), prompt: file == "", local: map[string]bool{}, topFuncs: map[string]int{}}
+	addFields := func(fl *ast.FieldList) {
+		if fl == nil {
+			return
+		}
+		for _, f := range fl.List {
+			for _, id := range f.Names {
+				r.local[id.Name] = true
+			}
+		}
+	}
+	ast.Inspect(p.File, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			if n.Recv == nil && n.Name.Name != "main" {
+				r.topFuncs[n.Name.Name] = n.Type.Results.NumFields()
+			}
+			addFields(n.Recv)
+			addFields(n.Type.TypeParams)
+		case *ast.FuncType:
+			addFields(n.Params)
+			addFields(n.Results)
+		case *ast.AssignStmt:
+			if n.Tok == token.DEFINE {
+				for _, x := range n.Lhs {
+					if id, ok := x.(*ast.Ident); ok {
+						r.local[id.Name] = true
+					}
+				}
+			}
+		case *ast.RangeStmt:
+			if n.Tok == token.DEFINE {
+				for _, x := range []ast.Expr{n.Key, n.Value} {
+					if id, ok := x.(*ast.Ident); ok {
+						r.local[id.Name] = true
+					}
+				}
+			}
+		case *ast.ValueSpec:
+			for _, id := range n.Names {
+				r.local[id.Name] = true
+			}
+		case *ast.TypeSpec:
+			r.local[n.Name.Name] = true
+		case *ast.ImportSpec:
+			if n.Name != nil && n.Name.Name != "_" && n.Name.Name != "." {
+				r.local[n.Name.Name] = true // not worth resolving
+			}
+		}
+		return true
+	})
+	i.names.mu.Lock()
+	r.bound = map[string]bool{}
+	for name := range i.names.bound[r.pkg] {
+		r.bound[name] = true
+	}
+	if r.prompt && r.pkg == "main" {
+		r.imported = map[string]string{}
+		for k, v := range i.names.imported {
+			r.imported[k] = v
+		}
+		r.dots = append(r.dots, i.names.dots...)
+	}
+	i.names.mu.Unlock()
+	return r
+}
+
+// results returns how many results the function that fun names returns,
+// when it is known.
+func (r *resolver) results(fun ast.Expr) (int, bool) {
+	switch f := ast.Unparen(fun).(type) {
+	case *ast.Ident:
+		name := f.Name
+		if n, ok := r.topFuncs[name]; ok && !r.local[name] {
+			return n, true
+		}
+		if r.local[name] {
+			return 0, false
+		}
+		if r.bound[name] {
+			key := name
+			if r.pkg != "main" {
+				key = r.pkg + "." + name
+			}
+			if v, ok := r.i.Func(key); ok {
+				return numOut(v)
+			}
+			return 0, false // a variable, a type
+		}
+		for _, d := range r.dots {
+			if v, ok := r.symbol(d, name); ok {
+				return numOut(v)
+			}
+		}
+	case *ast.SelectorExpr:
+		x, ok := f.X.(*ast.Ident)
+		if !ok || r.local[x.Name] || r.bound[x.Name] {
+			return 0, false
+		}
+		if v, ok := r.i.Func(x.Name + "." + f.Sel.Name); ok && x.Name != "main" {
+			return numOut(v)
+		}
+		if p, ok := r.imported[x.Name]; ok {
+			if v, ok := r.symbol(p, f.Sel.Name); ok {
+				return numOut(v)
+			}
+			return 0, false
+		}
+		// A package of the interpreter's, by its name: known when every
+		// package of that name agrees.
+		n, seen := 0, false
+		for _, e := range r.i.names.exports {
+			for key, syms := range e {
+				if path.Base(key) != x.Name {
+					continue
+				}
+				v, ok := syms[f.Sel.Name]
+				if !ok {
+					continue
+				}
+				k, ok := numOut(v)
+				if !ok || (seen && k != n) {
+					return 0, false
+				}
+				n, seen = k, true
+			}
+		}
+		return n, seen
+	}
+	return 0, false
+}
+
+// symbol returns the member name of the package of the exports under the
+// import path p.
+func (r *resolver) symbol(p, name string) (reflect.Value, bool) {
+	for _, e := range r.i.names.exports {
+		for key, syms := range e {
+			if strings.TrimSuffix(key, "/"+path.Base(key)) != p {
+				continue
+			}
+			if v, ok := syms[name]; ok {
+				return v, true
+			}
+		}
+	}
+	return reflect.Value{}, false
+}
+
+func numOut(v reflect.Value) (int, bool) {
+	if !v.IsValid() || v.Kind() != reflect.Func {
+		return 0, false
+	}
+	return v.Type().NumOut(), true
+}
