@@ -1,11 +1,13 @@
 package shell
 
 import (
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/token"
 	"path"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gsh/internal/interrupt"
@@ -18,8 +20,7 @@ import (
 // at the prompt or by a loaded file, a builtin, or a member of a package of
 // the interpreter. The interpreter itself would keep the first result of
 // x := f() and drop the others, an error among them.
-func (i *Interp) checkAssignments(p *interrupt.Parsed, file string) error {
-	r := i.newResolver(p, file)
+func (i *Interp) checkAssignments(p *interrupt.Parsed, r *resolver, file string) error {
 	var found error
 	check := func(at ast.Node, lhs int, rhs []ast.Expr) {
 		if found != nil || len(rhs) != 1 {
@@ -55,6 +56,21 @@ func (i *Interp) checkAssignments(p *interrupt.Parsed, file string) error {
 		return found == nil
 	})
 	return found
+}
+
+// checkInput checks an input before it is evaluated (see checkAssignments
+// and checkShadowed), and returns the builtins it calls that the user's
+// names shadow (see shadowedBuiltins).
+func (i *Interp) checkInput(p *interrupt.Parsed, file string) (map[string]string, error) {
+	r := i.newResolver(p, file)
+	if err := i.checkAssignments(p, r, file); err != nil {
+		return nil, err
+	}
+	shadowed := r.shadowedBuiltins(p)
+	if err := i.checkShadowed(p, r, shadowed); err != nil {
+		return nil, err
+	}
+	return shadowed, nil
 }
 
 func plural(n int, what string) string {
@@ -240,4 +256,113 @@ func numOut(v reflect.Value) (int, bool) {
 		return 0, false
 	}
 	return v.Type().NumOut(), true
+}
+
+// shadowedBuiltins returns the calls of the input to names that are
+// builtins (dot-imported at the prompt) but that the user declared, at the
+// prompt or in the input: the name is the user's there, and the builtin is
+// reached by its qualified name. Each is "name" → "pkg.name".
+func (r *resolver) shadowedBuiltins(p *interrupt.Parsed) map[string]string {
+	var out map[string]string
+	ast.Inspect(p.File, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		id, ok := ast.Unparen(call.Fun).(*ast.Ident)
+		if !ok || !(r.local[id.Name] || r.bound[id.Name]) {
+			return true
+		}
+		for _, d := range r.dots {
+			if _, ok := r.symbol(d, id.Name); ok {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[id.Name] = path.Base(d) + "." + id.Name
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// checkShadowed refuses a call of a value that is not a function, declared
+// at the prompt (x := 3; x()), and, when its name is a builtin's (i := 3;
+// i()), says how to reach the builtin.
+func (i *Interp) checkShadowed(p *interrupt.Parsed, r *resolver, shadowed map[string]string) error {
+	var found error
+	ast.Inspect(p.File, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found != nil {
+			return found == nil
+		}
+		id, ok := ast.Unparen(call.Fun).(*ast.Ident)
+		if !ok || r.local[id.Name] || !r.bound[id.Name] || !r.prompt {
+			return true
+		}
+		if _, ok := i.Func(id.Name); ok {
+			return true
+		}
+		vals, err := i.values([]string{id.Name}, false)
+		if err != nil || len(vals) != 1 {
+			return true
+		}
+		if v := reflect.ValueOf(vals[0]); v.IsValid() && v.Kind() == reflect.Func {
+			return true
+		}
+		typ := "untyped nil"
+		if vals[0] != nil {
+			typ = reflect.TypeOf(vals[0]).String()
+		}
+		line, col := inputPosition(p, call.Pos())
+		msg := fmt.Sprintf("invalid operation: cannot call non-function %s (variable of type %s)", id.Name, typ)
+		if q := shadowed[id.Name]; q != "" {
+			msg += " (" + shadowHint(id.Name, q) + ")"
+		}
+		found = &CompileError{Line: line, Col: col, Msg: msg}
+		return false
+	})
+	return found
+}
+
+func shadowHint(name, qualified string) string {
+	return fmt.Sprintf("%s is yours here, the builtin is %s", name, qualified)
+}
+
+// withShadowHint adds to the error of an input that calls shadowed builtins
+// how to reach them.
+func withShadowHint(err error, shadowed map[string]string) error {
+	if err == nil || len(shadowed) == 0 || errors.Is(err, ErrInterrupted) {
+		return err
+	}
+	names := make([]string, 0, len(shadowed))
+	for n := range shadowed {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var hints []string
+	for _, n := range names {
+		hints = append(hints, shadowHint(n, shadowed[n]))
+	}
+	hint := " (" + strings.Join(hints, "; ") + ")"
+	var ce *CompileError
+	if errors.As(err, &ce) {
+		c := *ce
+		c.Msg += hint
+		return &c
+	}
+	var pe *PanicError
+	if errors.As(err, &pe) {
+		if s, ok := pe.Value.(string); ok {
+			p := *pe
+			p.Value = s + hint
+			return &p
+		}
+		if e, ok := pe.Value.(error); ok {
+			p := *pe
+			p.Value = fmt.Errorf("%w%s", e, hint)
+			return &p
+		}
+	}
+	return fmt.Errorf("%w%s", err, hint)
 }

@@ -474,7 +474,8 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 		return Result{}, ErrInterrupted
 	}
 	defer func() { <-i.sem }()
-	if err := i.checkAssignments(p, file); err != nil {
+	shadowed, err := i.checkInput(p, file)
+	if err != nil {
 		return Result{}, err
 	}
 	pl := i.plan(p)
@@ -482,14 +483,14 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 	go i.runJob(ctx, j, pl, file)
 	select {
 	case <-j.done:
-		return j.res, j.err
+		return j.res, withShadowHint(j.err, shadowed)
 	case <-ctx.Done():
 	}
 	t := time.NewTimer(Grace)
 	defer t.Stop()
 	select {
 	case <-j.done:
-		return j.res, j.err
+		return j.res, withShadowHint(j.err, shadowed)
 	case <-t.C:
 	}
 	j.mu.Lock()
@@ -510,9 +511,11 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 // evalNested evaluates an input that the running evaluation asked for, in
 // its goroutine, which holds the interpreter already.
 func (i *Interp) evalNested(p *interrupt.Parsed, file string) (res Result, err error) {
-	if err := i.checkAssignments(p, file); err != nil {
+	shadowed, err := i.checkInput(p, file)
+	if err != nil {
 		return Result{}, err
 	}
+	defer func() { err = withShadowHint(err, shadowed) }()
 	pl := i.plan(p)
 	j := &job{done: make(chan struct{})}
 	compiling := true

@@ -118,3 +118,25 @@ func TestPipedSessionErrors(t *testing.T) {
 		t.Errorf("piped session without errors: exit %d, output %q; want exit 0", code, out)
 	}
 }
+
+// TestShadowedBuiltinsE2E: a name declared at the prompt shadows the
+// builtin of that name; calling it fails with one line that names the
+// builtin's qualified name, which still works.
+func TestShadowedBuiltinsE2E(t *testing.T) {
+	_, port := privateMapper(t)
+	cmd := exec.Command(gshBin, "-sname", "shadow", "-epmd_port", port, "-addr", "127.0.0.1")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GSH_COOKIE=abc")
+	cmd.Stdin = strings.NewReader("i := 3\ni()\nbuiltins.i()\nc := func() {}\nc(\"f.go\")\nx := 1\nx()\n")
+	out, _ := cmd.CombinedOutput()
+	for _, want := range []string{
+		"3\ninput:2: ** error: invalid operation: cannot call non-function i (variable of type int) (i is yours here, the builtin is builtins.i)\n",
+		"shell (the prompt)",
+		"1 processes\n",
+		"input:5: ** error: too many arguments (c is yours here, the builtin is builtins.c)\n",
+		"input:7: ** error: invalid operation: cannot call non-function x (variable of type int)\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
