@@ -770,7 +770,7 @@ func (i *Interp) run(j *job, pl *plan, file string, compiling *bool) (Result, er
 		if errors.As(err, &pe) {
 			return Result{}, panicError(pe.Value, i.frames.take(interrupt.GoroutineID()), false)
 		}
-		return Result{}, mapCompileError(err, rw, file)
+		return Result{}, inGoWords(mapCompileError(err, rw, file), pl.p)
 	}
 
 	// The user's code is done: what follows uses the interpreter again,
@@ -865,7 +865,7 @@ func (i *Interp) compilePlan(j *job, pl *plan, file string) (*interp.Program, *i
 		prog, err = i.compile(rw, p.Kind, file)
 	}
 	if err != nil {
-		return nil, rw, showNone, mapCompileError(err, rw, file)
+		return nil, rw, showNone, inGoWords(mapCompileError(err, rw, file), p)
 	}
 	return prog, rw, show, nil
 }
