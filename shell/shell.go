@@ -60,6 +60,10 @@ type Config struct {
 	// non-interactive mode, returning false stops Run (nil stops at the
 	// first error); in interactive mode the result is ignored.
 	OnError func(err error) bool
+	// Quiet (non-interactive mode): print no values, only what the code
+	// prints, and the error lines on Err, so that another program can read
+	// a script's output as it reads a compiled program's.
+	Quiet bool
 	// Name is the source's name in non-interactive mode, for errors
 	// printed as "session.gsh:12: ** error: …". Empty means "input".
 	Name string
@@ -289,13 +293,17 @@ func (s *Shell) runBatch(ctx context.Context) error {
 				line += ce.Line - 1
 			}
 			ie := &InputError{Name: s.cfg.Name, Line: line, Err: err}
-			fmt.Fprintf(s.cfg.Out, "%s:%d: ** error: %s\n", ie.Name, ie.Line, errorText(err))
+			errOut := s.cfg.Out
+			if s.cfg.Quiet {
+				errOut = s.cfg.Err
+			}
+			fmt.Fprintf(errOut, "%s:%d: ** error: %s\n", ie.Name, ie.Line, errorText(err))
 			if s.cfg.OnError != nil && s.cfg.OnError(ie) {
 				return nil
 			}
 			return ie
 		}
-		if out := FormatResult(res); out != "" {
+		if out := FormatResult(res); out != "" && !s.cfg.Quiet {
 			fmt.Fprintln(s.cfg.Out, out)
 		}
 		return nil

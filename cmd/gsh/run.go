@@ -47,6 +47,7 @@ type options struct {
 	tlsCert, tlsKey     string
 	tlsCA, kvsDir       string
 	remsh               string
+	quiet               bool
 }
 
 const usageText = `usage: gsh [flags] [file.gsh [args...]]
@@ -78,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.addr, "addr", "", "listen for links on this `ADDRESS` only (default: every interface)")
 	fs.BoolVar(&o.hidden, "hidden", false, "a hidden node: not passed on to the nodes it connects to")
 	fs.StringVar(&o.eval, "eval", "", "evaluate `EXPR` and exit (with -noshell: keep running after it)")
+	fs.BoolVar(&o.quiet, "q", false, "quiet: a script or piped input prints only what its code prints (no values), its errors on stderr")
 	fs.BoolVar(&o.noshell, "noshell", false, "no prompt: keep the node running until halt() or a signal")
 	fs.BoolVar(&o.portmapper, "portmapper", false, "run only the port mapper (as epmd does), in the foreground")
 	fs.DurationVar(&o.tick, "ticktime", 15*time.Second, "declare a silent link down after this `DURATION`")
@@ -284,7 +286,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				return err
 			}
 			defer f.Close()
-			s := newShell(shell.Config{In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script)})
+			s := newShell(shell.Config{In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script), Quiet: o.quiet})
 			return s.Run(ctx)
 		}
 		home, _ := os.UserHomeDir()
@@ -294,6 +296,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			Out:         stdout,
 			Err:         stderr,
 			Interactive: interactive,
+			Quiet:       o.quiet && !interactive,
 			Prompt:      prompt,
 			HistoryFile: filepath.Join(home, ".gsh_history"),
 			// Input piped in is a session: an error is shown and the

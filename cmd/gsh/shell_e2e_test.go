@@ -140,3 +140,30 @@ func TestShadowedBuiltinsE2E(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietScript: gsh -q file.gsh prints only what the script prints, and
+// its error on stderr.
+func TestQuietScript(t *testing.T) {
+	_, port := privateMapper(t)
+	dir := t.TempDir()
+	run := func(src string) (stdout, stderr string, code int) {
+		script := filepath.Join(dir, "quiet.gsh")
+		if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(gshBin, "-q", "-sname", "quiet", "-epmd_port", port, "-addr", "127.0.0.1", script)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "GSH_COOKIE=abc")
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		cmd.Run()
+		return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+	}
+	out, errOut, code := run("x := 20\nx + 1\nfmt.Println(\"answer\", x*2+2)\nstrings.ToUpper(\"quiet\")\n")
+	if out != "answer 42\n" || errOut != "" || code != 0 {
+		t.Errorf("quiet script: exit %d, stdout %q, stderr %q; want exit 0, stdout %q", code, out, errOut, "answer 42\n")
+	}
+	out, errOut, code = run("fmt.Println(\"before\")\nerrors.New(\"boom\")\nfmt.Println(\"after\")\n")
+	if out != "before\n" || errOut != "quiet.gsh:2: ** error: boom\n" || code != 1 {
+		t.Errorf("failing quiet script: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
