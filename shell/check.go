@@ -62,6 +62,9 @@ func (i *Interp) checkAssignments(p *interrupt.Parsed, r *resolver, file string)
 // and checkShadowed), and returns the builtins it calls that the user's
 // names shadow (see shadowedBuiltins).
 func (i *Interp) checkInput(p *interrupt.Parsed, file string) (map[string]string, error) {
+	if err := i.checkTypes(p, file); err != nil {
+		return nil, err
+	}
 	r := i.newResolver(p, file)
 	if err := i.checkAssignments(p, r, file); err != nil {
 		return nil, err
@@ -365,4 +368,52 @@ func withShadowHint(err error, shadowed map[string]string) error {
 		}
 	}
 	return fmt.Errorf("%w%s", err, hint)
+}
+
+// promptTypes returns the types that a prompt input (package main, no file)
+// declares at its top level.
+func promptTypes(p *interrupt.Parsed, file string) []*ast.TypeSpec {
+	if file != "" || p.Package() != "main" {
+		return nil
+	}
+	var out []*ast.TypeSpec
+	add := func(d ast.Decl) {
+		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.TYPE {
+			for _, sp := range g.Specs {
+				out = append(out, sp.(*ast.TypeSpec))
+			}
+		}
+	}
+	if p.Kind == interrupt.KindStmts {
+		for _, s := range p.Stmts {
+			if d, ok := s.(*ast.DeclStmt); ok {
+				add(d.Decl)
+			}
+		}
+		return out
+	}
+	for _, d := range p.File.Decls {
+		add(d)
+	}
+	return out
+}
+
+// checkTypes refuses a type declared again at the prompt: the interpreter
+// would keep the old one and ignore the new.
+func (i *Interp) checkTypes(p *interrupt.Parsed, file string) error {
+	for _, ts := range promptTypes(p, file) {
+		if i.types[ts.Name.Name] {
+			line, col := inputPosition(p, ts.Name.Pos())
+			return &CompileError{Line: line, Col: col, Msg: fmt.Sprintf(
+				"%s redeclared in this block (a type declared at the prompt cannot change: give the new one another name)", ts.Name.Name)}
+		}
+	}
+	return nil
+}
+
+// recordTypes notes the types that a successful prompt input declared.
+func (i *Interp) recordTypes(p *interrupt.Parsed, file string) {
+	for _, ts := range promptTypes(p, file) {
+		i.types[ts.Name.Name] = true
+	}
 }
