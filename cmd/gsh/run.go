@@ -316,6 +316,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}()
 	var ie *shell.InputError
 	if errors.As(err, &ie) {
+		if c := exitCode.Load(); c != 0 {
+			return exitError(c) // halt(code) says how it ends
+		}
 		return exitError(1) // the shell printed it already
 	}
 	if err != nil {
