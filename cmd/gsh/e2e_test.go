@@ -240,4 +240,17 @@ func TestHelpAndBadFlags(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "bogus") || !strings.Contains(out.String(), "-sname") {
 		t.Fatalf("bad flag: %v\n%s", err, out.String())
 	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-sname", ""}, "-sname given an empty value (gsh --help lists the flags)"},
+		{[]string{"-eval", "1", "file.gsh"}, "give -eval or a script (file.gsh), not both"},
+	} {
+		out.Reset()
+		err := run(context.Background(), c.args, strings.NewReader(""), &out, &out)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("gsh %q: %v, want %s", c.args, err, c.want)
+		}
+	}
 }

@@ -99,6 +99,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 		return nil, fmt.Errorf("%w (gsh --help lists the flags)", err)
 	}
+	var empty []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "sname", "name", "setcookie", "remsh", "eval":
+			if f.Value.String() == "" {
+				empty = append(empty, "-"+f.Name)
+			}
+		}
+	})
+	if len(empty) > 0 {
+		return nil, fmt.Errorf("%s given an empty value (gsh --help lists the flags)", strings.Join(empty, ", "))
+	}
 	if o.sname != "" && o.name != "" {
 		return nil, errors.New("give -sname or -name, not both")
 	}
@@ -107,6 +119,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
+		if o.eval != "" {
+			return nil, fmt.Errorf("give -eval or a script (%s), not both", o.script)
+		}
 	}
 	if o.remsh != "" {
 		if o.noshell {
