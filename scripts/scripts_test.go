@@ -31,6 +31,7 @@ type session struct {
 	flags  []string
 	peers  [][]string // name, then flags
 	exit   int        // the exit code the session ends with
+	piped  bool       // "// piped": the file is gsh's stdin, as in gsh < file.gsh
 	body   string     // the file up to its Output block
 	output string     // the expected output
 }
@@ -69,6 +70,8 @@ func parseSession(src string) (session, error) {
 				return s, err
 			}
 			s.flags = append(s.flags, f...)
+		case l == "piped":
+			s.piped = true
 		case strings.HasPrefix(l, "exit:"):
 			if _, err := fmt.Sscan(strings.TrimPrefix(l, "exit:"), &s.exit); err != nil {
 				return s, fmt.Errorf("bad exit line %q: %v", l, err)
@@ -183,10 +186,21 @@ func runSession(t *testing.T, file string) {
 	if len(flags) == 0 {
 		flags = []string{"-sname", "session"}
 	}
-	args := append(append(append([]string{}, flags...), common...), file)
+	args := append(append([]string{}, flags...), common...)
+	if !s.piped {
+		args = append(args, file)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, gshBin, args...)
+	if s.piped {
+		f, err := os.Open(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.Stdin = f
+	}
 	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

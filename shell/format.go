@@ -46,6 +46,7 @@ func Format(v any) string {
 
 // FormatResult returns how the prompt prints a result, "" for nothing:
 //
+//   - an assignment's values print as values, errors as error("msg");
 //   - a quiet result prints only a non-nil error as its last value;
 //   - when the last value is a non-nil error, only the error line;
 //   - a trailing nil of several values is dropped (it was a nil error);
@@ -57,8 +58,11 @@ func FormatResult(r Result) string {
 		return ""
 	}
 	last := vals[len(vals)-1]
-	if err, ok := last.(error); ok && !isNilPtr(reflect.ValueOf(last)) {
-		return Format(err)
+	format := Format
+	if r.Assigned {
+		format = formatAssigned
+	} else if isError(last) {
+		return Format(last)
 	}
 	if r.Quiet {
 		return ""
@@ -69,16 +73,33 @@ func FormatResult(r Result) string {
 	if len(vals) == 2 {
 		if ok, isBool := vals[1].(bool); isBool {
 			if ok {
-				return Format(vals[0])
+				return format(vals[0])
 			}
 			return "undefined"
 		}
 	}
 	parts := make([]string, len(vals))
 	for k, v := range vals {
-		parts[k] = Format(v)
+		parts[k] = format(v)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// formatAssigned is Format for an assigned value: an error is a value,
+// error("msg"), not a failure.
+func formatAssigned(v any) string {
+	if !isError(v) {
+		return Format(v)
+	}
+	var b strings.Builder
+	formatValue(&b, reflect.ValueOf(v), false, 0)
+	return b.String()
+}
+
+// isError reports whether v is a non-nil error.
+func isError(v any) bool {
+	_, ok := v.(error)
+	return ok && !isNilPtr(reflect.ValueOf(v))
 }
 
 func isNilPtr(v reflect.Value) bool {

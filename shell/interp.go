@@ -72,6 +72,9 @@ type Interp struct {
 	// are removed from later inputs. Guarded by sem.
 	imports map[string]map[interrupt.Import]bool
 
+	// types are the types declared at the prompt. Guarded by sem.
+	types map[string]bool
+
 	funcsMu sync.RWMutex
 	funcs   map[string]reflect.Value
 
@@ -97,6 +100,7 @@ func NewInterp(opt Options) (*Interp, error) {
 		out:     &routedWriter{},
 		imports: map[string]map[interrupt.Import]bool{},
 		funcs:   map[string]reflect.Value{},
+		types:   map[string]bool{},
 	}
 	i.out.def, i.out.evals = stdout, &i.evals
 	i.frames.out = stderr
@@ -122,23 +126,44 @@ func NewInterp(opt Options) (*Interp, error) {
 		}
 		syms[k] = v
 	}
-	for _, e := range append([]interp.Exports{syms, interrupt.Symbols}, opt.Exports...) {
+	for _, e := range append([]interp.Exports{syms, interrupt.Symbols, goExtExports}, opt.Exports...) {
 		if err := i.in.Use(e); err != nil {
 			return nil, err
 		}
 	}
-	i.names.exports = append([]interp.Exports{syms}, opt.Exports...)
+	i.names.exports = append([]interp.Exports{syms, goExtExports}, opt.Exports...)
 	i.in.ImportUsed()
 	if _, err := i.in.Eval(interrupt.ImportDecl); err != nil {
 		return nil, err
 	}
 	i.addImport(importKey("main", ""), interrupt.Import{Name: interrupt.ImportName, Path: interrupt.ImportPath})
-	for _, src := range opt.Prelude {
+	for _, src := range append(goExtSource[:len(goExtSource):len(goExtSource)], opt.Prelude...) {
 		if _, err := i.Eval(context.Background(), src); err != nil {
 			return nil, fmt.Errorf("prelude %q: %w", src, err)
 		}
 	}
 	return i, nil
+}
+
+// intGlobal reports whether name is a variable of an integer type declared
+// at the prompt.
+func (i *Interp) intGlobal(name string) bool {
+	i.names.mu.Lock()
+	bound := i.names.bound["main"][name]
+	i.names.mu.Unlock()
+	if !bound {
+		return false
+	}
+	vals, err := i.values([]string{name}, false)
+	if err != nil || len(vals) != 1 {
+		return false
+	}
+	switch reflect.ValueOf(vals[0]).Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return true
+	}
+	return false
 }
 
 // withSymbol returns a copy of the package's symbols with name set to v.
@@ -161,6 +186,10 @@ type Result struct {
 	// fmt.Fprint*, log.*, Write and WriteString methods): print only a
 	// non-nil error.
 	Quiet bool
+	// Assigned is true when Values are the values an assignment stored:
+	// they are shown as values, an error among them too, and never count
+	// as the input's failure.
+	Assigned bool
 	// Output is what the evaluation printed, when it was captured rather
 	// than written out (a remote shell's evaluation, see Remote): the shell
 	// prints it before the values.
@@ -470,19 +499,23 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 		return Result{}, ErrInterrupted
 	}
 	defer func() { <-i.sem }()
+	shadowed, err := i.checkInput(p, file)
+	if err != nil {
+		return Result{}, err
+	}
 	pl := i.plan(p)
 	j := &job{done: make(chan struct{})}
 	go i.runJob(ctx, j, pl, file)
 	select {
 	case <-j.done:
-		return j.res, j.err
+		return j.res, withShadowHint(j.err, shadowed)
 	case <-ctx.Done():
 	}
 	t := time.NewTimer(Grace)
 	defer t.Stop()
 	select {
 	case <-j.done:
-		return j.res, j.err
+		return j.res, withShadowHint(j.err, shadowed)
 	case <-t.C:
 	}
 	j.mu.Lock()
@@ -503,6 +536,11 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 // evalNested evaluates an input that the running evaluation asked for, in
 // its goroutine, which holds the interpreter already.
 func (i *Interp) evalNested(p *interrupt.Parsed, file string) (res Result, err error) {
+	shadowed, err := i.checkInput(p, file)
+	if err != nil {
+		return Result{}, err
+	}
+	defer func() { err = withShadowHint(err, shadowed) }()
 	pl := i.plan(p)
 	j := &job{done: make(chan struct{})}
 	compiling := true
@@ -550,6 +588,9 @@ func panicError(r any, frames []string, compiling bool) error {
 	if err, ok := r.(error); ok && errors.Is(err, ErrInterrupted) {
 		return ErrInterrupted
 	}
+	if !compiling {
+		r = goRuntimeError(r)
+	}
 	return &PanicError{Value: r, Frames: frames, Compile: compiling}
 }
 
@@ -567,6 +608,7 @@ type plan struct {
 
 func (i *Interp) plan(p *interrupt.Parsed) *plan {
 	pl := &plan{p: p, pkg: p.Package()}
+	pl.edits = rangeIntEdits(p, i.intGlobal)
 	switch p.Kind {
 	case interrupt.KindFile, interrupt.KindDecls:
 		for _, d := range p.File.Decls {
@@ -757,7 +799,7 @@ func (i *Interp) run(j *job, pl *plan, file string, compiling *bool) (Result, er
 		if errors.As(err, &pe) {
 			return Result{}, panicError(pe.Value, i.frames.take(interrupt.GoroutineID()), false)
 		}
-		return Result{}, mapCompileError(err, rw, file)
+		return Result{}, inGoWords(mapCompileError(err, rw, file), pl.p)
 	}
 
 	// The user's code is done: what follows uses the interpreter again,
@@ -793,10 +835,11 @@ func (i *Interp) run(j *job, pl *plan, file string, compiling *bool) (Result, er
 		res.Values = []any{v.Interface()}
 	case len(pl.lhs) > 0:
 		if vals, err := i.values(pl.lhs, false); err == nil {
-			res.Values = vals
+			res.Values, res.Assigned = vals, true
 		}
 	}
 	i.recordFuncs(pl)
+	i.recordTypes(pl.p, file)
 	i.names.record(pl.p, file)
 	return res, nil
 }
@@ -852,7 +895,7 @@ func (i *Interp) compilePlan(j *job, pl *plan, file string) (*interp.Program, *i
 		prog, err = i.compile(rw, p.Kind, file)
 	}
 	if err != nil {
-		return nil, rw, showNone, mapCompileError(err, rw, file)
+		return nil, rw, showNone, inGoWords(mapCompileError(err, rw, file), p)
 	}
 	return prog, rw, show, nil
 }

@@ -213,3 +213,94 @@ func TestShellInteractiveHalt(t *testing.T) {
 		t.Fatal("cancel did not end Run")
 	}
 }
+
+// TestHistoryKeepsNoSecrets: the history file is its owner's only, and an
+// input that gives the cookie is kept with the cookie redacted, in the file,
+// in the lines the arrows recall and in History.
+func TestHistoryKeepsNoSecrets(t *testing.T) {
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	var scr screen
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(b)
+			scr.buf.Write(b[:n])
+			if err != nil {
+				return
+			}
+		}
+	}()
+	history := filepath.Join(t.TempDir(), "history")
+	// A history file left world-readable, with a secret in it.
+	if err := os.WriteFile(history, []byte("x := 1\nset_cookie(\"OldSecret1\")\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(history, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	i, err := NewInterp(Options{Stdout: tty, Stderr: tty})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := New(Config{Interp: i, In: tty, Out: tty, Interactive: true, HistoryFile: history})
+	done := make(chan error, 1)
+	go func() { done <- sh.Run(context.Background()) }()
+	typeIn := func(s string) {
+		t.Helper()
+		if _, err := ptmx.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scr.expect(t, "1> ")
+	typeIn(`set_cookie("SuperSecretCookie42")` + "\r")
+	scr.expect(t, "2> ")
+	typeIn(`os.Setenv("GSH_COOKIE", "EnvSecret7")` + "\r")
+	scr.expect(t, "3> ")
+	typeIn("set_cookie(\r")
+	scr.expect(t, ".. ")
+	typeIn(`"MultiSecret9")` + "\r")
+	scr.expect(t, "4> ")
+	// The up arrow recalls the line as the history keeps it.
+	typeIn("\x1b[A\x1b[A")
+	scr.expect(t, `os.Setenv("GSH_COOKIE", …)`)
+	typeIn("\x03")
+	scr.expect(t, "4> ")
+	typeIn("\x04")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Ctrl-D did not end Run")
+	}
+
+	fi, err := os.Stat(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("history file mode %o, want 600", mode)
+	}
+	b, err := os.ReadFile(history)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, session := sh.History()
+	kept := string(b) + strings.Join(old, "\n") + strings.Join(session, "\n")
+	for _, secret := range []string{"OldSecret1", "SuperSecretCookie42", "EnvSecret7", "MultiSecret9"} {
+		if strings.Contains(kept, secret) {
+			t.Errorf("the history keeps %s: file %q, History %q %q", secret, b, old, session)
+		}
+	}
+	for _, line := range []string{"x := 1", "set_cookie(…)", `os.Setenv("GSH_COOKIE", …)`} {
+		if !strings.Contains(string(b), line+"\n") {
+			t.Errorf("history file %q lacks %q", b, line)
+		}
+	}
+}

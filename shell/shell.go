@@ -60,6 +60,10 @@ type Config struct {
 	// non-interactive mode, returning false stops Run (nil stops at the
 	// first error); in interactive mode the result is ignored.
 	OnError func(err error) bool
+	// Quiet (non-interactive mode): print no values, only what the code
+	// prints, and the error lines on Err, so that another program can read
+	// a script's output as it reads a compiled program's.
+	Quiet bool
 	// Name is the source's name in non-interactive mode, for errors
 	// printed as "session.gsh:12: ** error: …". Empty means "input".
 	Name string
@@ -113,48 +117,65 @@ func (s *Shell) History() (old, session []string) {
 	return slices.Clone(s.history[:s.fromFile]), slices.Clone(s.history[s.fromFile:])
 }
 
-// addHistory adds a line typed in this session.
-func (s *Shell) addHistory(line string) {
+// addHistory adds a line typed in this session, and reports whether it
+// did (not an empty line, not the last line again).
+func (s *Shell) addHistory(line string) bool {
 	line = strings.TrimSpace(line)
 	if line == "" {
-		return
+		return false
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if n := len(s.history); n > s.fromFile && s.history[n-1] == line {
-		return
+		return false
 	}
 	s.history = append(s.history, line)
+	return true
 }
 
-// loadHistory reads the history file, as readline does.
-func (s *Shell) loadHistory() {
+// recordInput adds the lines of a typed input to the history, its secrets
+// redacted (see RedactSecrets), and returns those it added.
+func (s *Shell) recordInput(src string) []string {
+	var added []string
+	for l := range strings.Lines(RedactSecrets(src)) {
+		if s.addHistory(l) {
+			added = append(added, strings.TrimSpace(l))
+		}
+	}
+	return added
+}
+
+// loadHistory reads the history file, as readline does, and returns its
+// lines as they are (raw) and as the history keeps them (kept: no empty
+// lines, no line twice in a row, secrets redacted, the last historyLimit).
+func (s *Shell) loadHistory() (raw, kept []string) {
 	if s.cfg.HistoryFile == "" {
-		return
+		return nil, nil
 	}
 	b, err := os.ReadFile(s.cfg.HistoryFile)
 	if err != nil {
-		return
+		return nil, nil
 	}
-	var lines []string
 	for l := range strings.Lines(string(b)) {
-		l = strings.TrimSpace(l)
-		if l == "" || (len(lines) > 0 && lines[len(lines)-1] == l) {
+		raw = append(raw, strings.TrimRight(l, "\r\n"))
+		l = strings.TrimSpace(RedactSecrets(l))
+		if l == "" || (len(kept) > 0 && kept[len(kept)-1] == l) {
 			continue
 		}
-		lines = append(lines, l)
+		kept = append(kept, l)
 	}
-	if len(lines) > historyLimit {
-		lines = lines[len(lines)-historyLimit:]
+	if len(kept) > historyLimit {
+		kept = kept[len(kept)-historyLimit:]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.loaded {
-		return
+		return raw, kept
 	}
 	s.loaded = true
-	s.history = append(lines, s.history...)
-	s.fromFile = len(lines)
+	s.history = append(slices.Clone(kept), s.history...)
+	s.fromFile = len(kept)
+	return raw, kept
 }
 
 // printResult prints what an evaluation printed (a remote one's), then its
@@ -188,7 +209,7 @@ func (e *InputError) Unwrap() error { return e.Err }
 // prints in front of it.
 func errorText(err error) string {
 	var ce *CompileError
-	if errors.As(err, &ce) {
+	if errors.As(err, &ce) && ce.File == "" {
 		return oneLine(ce.Msg)
 	}
 	return oneLine(err.Error())
@@ -230,8 +251,12 @@ func (s *Shell) Logf(format string, args ...any) {
 	io.WriteString(s.cfg.Err, msg)
 }
 
-// resultError is the error a result ends with, if any.
+// resultError is the error a result ends with, if any: the value of an
+// expression statement, not an assigned one.
 func resultError(r Result) error {
+	if r.Assigned {
+		return nil
+	}
 	if n := len(r.Values); n > 0 {
 		if err, ok := r.Values[n-1].(error); ok && err != nil {
 			return err
@@ -268,13 +293,17 @@ func (s *Shell) runBatch(ctx context.Context) error {
 				line += ce.Line - 1
 			}
 			ie := &InputError{Name: s.cfg.Name, Line: line, Err: err}
-			fmt.Fprintf(s.cfg.Out, "%s:%d: ** error: %s\n", ie.Name, ie.Line, errorText(err))
+			errOut := s.cfg.Out
+			if s.cfg.Quiet {
+				errOut = s.cfg.Err
+			}
+			fmt.Fprintf(errOut, "%s:%d: ** error: %s\n", ie.Name, ie.Line, errorText(err))
 			if s.cfg.OnError != nil && s.cfg.OnError(ie) {
 				return nil
 			}
 			return ie
 		}
-		if out := FormatResult(res); out != "" {
+		if out := FormatResult(res); out != "" && !s.cfg.Quiet {
 			fmt.Fprintln(s.cfg.Out, out)
 		}
 		return nil
@@ -288,7 +317,6 @@ func (s *Shell) runBatch(ctx context.Context) error {
 		if lineNo == 1 && strings.HasPrefix(line, "#!") {
 			continue // #!/usr/bin/env gsh
 		}
-		s.addHistory(line)
 		if len(buf) == 0 {
 			if strings.TrimSpace(line) == "" {
 				continue
@@ -301,6 +329,7 @@ func (s *Shell) runBatch(ctx context.Context) error {
 			continue
 		}
 		buf = nil
+		s.recordInput(src)
 		if err := eval(src); err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -312,6 +341,7 @@ func (s *Shell) runBatch(ctx context.Context) error {
 		return err
 	}
 	if len(buf) > 0 { // unfinished at the end: let the parser say why
+		s.recordInput(strings.Join(buf, "\n"))
 		if err := eval(strings.Join(buf, "\n")); err != nil && ctx.Err() == nil {
 			return err
 		}
@@ -335,22 +365,33 @@ func (s *Shell) runInteractive(ctx context.Context) error {
 	in := newInput(s.cfg.In)
 	defer in.Close()
 
-	s.loadHistory()
+	raw, kept := s.loadHistory()
+	var hf *historyFile
+	if s.cfg.HistoryFile != "" {
+		var err error
+		if hf, err = openHistoryFile(s.cfg.HistoryFile, raw, kept); err != nil {
+			fmt.Fprintf(s.cfg.Out, "gsh: %v; the history is not kept\n", err)
+		}
+		defer hf.close()
+	}
 	var complete readline.AutoCompleter
 	if s.cfg.Complete != nil {
 		complete = autoComplete{s.cfg.Complete}
 	}
 	rl, err := readline.NewEx(&readline.Config{
-		Prompt:          s.cfg.Prompt(1),
-		AutoComplete:    complete,
-		HistoryFile:     s.cfg.HistoryFile,
-		HistoryLimit:    historyLimit,
-		Stdin:           in,
-		Stdout:          s.cfg.Out,
-		Stderr:          s.cfg.Out,
-		InterruptPrompt: "^C",
-		EOFPrompt:       "\n",
-		FuncIsTerminal:  func() bool { return true },
+		Prompt:       s.cfg.Prompt(1),
+		AutoComplete: complete,
+		// The shell keeps the history file itself (see historyFile):
+		// readline's own would be world-readable and keep inputs as
+		// typed, secrets included.
+		HistoryLimit:           historyLimit,
+		DisableAutoSaveHistory: true,
+		Stdin:                  in,
+		Stdout:                 s.cfg.Out,
+		Stderr:                 s.cfg.Out,
+		InterruptPrompt:        "^C",
+		EOFPrompt:              "\n",
+		FuncIsTerminal:         func() bool { return true },
 		// The terminal stays raw for the whole session, evaluations
 		// included, so that Ctrl-C arrives as a byte that the shell sees
 		// (see input): readline's own switching back and forth is
@@ -362,6 +403,15 @@ func (s *Shell) runInteractive(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	for _, l := range kept {
+		rl.SaveHistory(l)
+	}
+	record := func(src string) {
+		for _, l := range s.recordInput(src) {
+			rl.SaveHistory(l)
+			hf.add(l)
+		}
 	}
 	s.mu.Lock()
 	s.rl = rl
@@ -394,6 +444,7 @@ func (s *Shell) runInteractive(ctx context.Context) error {
 		}
 		switch {
 		case errors.Is(err, readline.ErrInterrupt):
+			record(strings.Join(buf, "\n"))
 			buf = nil // Ctrl-C: forget the input
 			continue
 		case errors.Is(err, io.EOF):
@@ -405,13 +456,13 @@ func (s *Shell) runInteractive(ctx context.Context) error {
 		case err != nil:
 			return err
 		}
-		s.addHistory(line)
 		buf = append(buf, line)
 		src := strings.Join(buf, "\n")
 		if Incomplete(src) {
 			continue
 		}
 		buf = nil
+		record(src)
 		if strings.TrimSpace(src) == "" {
 			continue
 		}

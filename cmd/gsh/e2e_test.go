@@ -157,8 +157,9 @@ func TestTwoNodeWalkthrough(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("bilbo did not exit on q()")
 	}
-	if code := bilbo.cmd.ProcessState.ExitCode(); code != 0 {
-		t.Fatalf("exit code %d", code)
+	// bilbo's input is piped: inputs failed, so it exits 1 at the end.
+	if code := bilbo.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
 	}
 }
 
@@ -238,5 +239,18 @@ func TestHelpAndBadFlags(t *testing.T) {
 	err := run(context.Background(), []string{"-bogus"}, strings.NewReader(""), &out, &out)
 	if err == nil || !strings.Contains(err.Error(), "bogus") || !strings.Contains(out.String(), "-sname") {
 		t.Fatalf("bad flag: %v\n%s", err, out.String())
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-sname", ""}, "-sname given an empty value (gsh --help lists the flags)"},
+		{[]string{"-eval", "1", "file.gsh"}, "give -eval or a script (file.gsh), not both"},
+	} {
+		out.Reset()
+		err := run(context.Background(), c.args, strings.NewReader(""), &out, &out)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("gsh %q: %v, want %s", c.args, err, c.want)
+		}
 	}
 }

@@ -48,6 +48,7 @@ type options struct {
 	tlsCA, kvsDir       string
 	remsh               string
 	procs               int
+	quiet               bool
 }
 
 const usageText = `usage: gsh [flags] [file.gsh [args...]]
@@ -79,6 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.addr, "addr", "", "listen for links on this `ADDRESS` only (default: every interface)")
 	fs.BoolVar(&o.hidden, "hidden", false, "a hidden node: not passed on to the nodes it connects to")
 	fs.StringVar(&o.eval, "eval", "", "evaluate `EXPR` and exit (with -noshell: keep running after it)")
+	fs.BoolVar(&o.quiet, "q", false, "quiet: a script or piped input prints only what its code prints (no values), its errors on stderr")
 	fs.BoolVar(&o.noshell, "noshell", false, "no prompt: keep the node running until halt() or a signal")
 	fs.BoolVar(&o.portmapper, "portmapper", false, "run only the port mapper (as epmd does), in the foreground")
 	fs.DurationVar(&o.tick, "ticktime", 15*time.Second, "declare a silent link down after this `DURATION`")
@@ -99,6 +101,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		}
 		return nil, fmt.Errorf("%w (gsh --help lists the flags)", err)
 	}
+	var empty []string
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "sname", "name", "setcookie", "remsh", "eval":
+			if f.Value.String() == "" {
+				empty = append(empty, "-"+f.Name)
+			}
+		}
+	})
+	if len(empty) > 0 {
+		return nil, fmt.Errorf("%s given an empty value (gsh --help lists the flags)", strings.Join(empty, ", "))
+	}
 	if o.sname != "" && o.name != "" {
 		return nil, errors.New("give -sname or -name, not both")
 	}
@@ -107,6 +121,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if rest := fs.Args(); len(rest) > 0 {
 		o.script, o.args = rest[0], rest[1:]
+		if o.eval != "" {
+			return nil, fmt.Errorf("give -eval or a script (%s), not both", o.script)
+		}
 	}
 	if o.remsh != "" {
 		if o.noshell {
@@ -261,6 +278,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return s
 	}
 
+	var failed atomic.Bool // an input of a piped session failed
 	interactive := false
 	if f, ok := stdin.(*os.File); ok && o.script == "" && o.eval == "" && !o.noshell {
 		interactive = readline.IsTerminal(int(f.Fd()))
@@ -285,7 +303,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				return err
 			}
 			defer f.Close()
-			s := newShell(shell.Config{In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script)})
+			s := newShell(shell.Config{In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script), Quiet: o.quiet})
 			return s.Run(ctx)
 		}
 		home, _ := os.UserHomeDir()
@@ -295,18 +313,29 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			Out:         stdout,
 			Err:         stderr,
 			Interactive: interactive,
+			Quiet:       o.quiet && !interactive,
 			Prompt:      prompt,
 			HistoryFile: filepath.Join(home, ".gsh_history"),
 			// Input piped in is a session: an error is shown and the
-			// session goes on, as at the prompt. A script file stops.
-			OnError: func(error) bool { return true },
+			// session goes on, as at the prompt, and gsh exits 1 at
+			// the end. A script file stops.
+			OnError: func(error) bool { failed.Store(true); return true },
 		})
 		sh.Store(s)
 		defer sh.Store(nil)
-		return s.Run(ctx)
+		if err := s.Run(ctx); err != nil {
+			return err
+		}
+		if failed.Load() && !interactive {
+			return &shell.InputError{Name: "input", Err: errors.New("the session had errors")}
+		}
+		return nil
 	}()
 	var ie *shell.InputError
 	if errors.As(err, &ie) {
+		if c := exitCode.Load(); c != 0 {
+			return exitError(c) // halt(code) says how it ends
+		}
 		return exitError(1) // the shell printed it already
 	}
 	if err != nil {

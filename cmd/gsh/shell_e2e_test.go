@@ -95,3 +95,75 @@ func TestScriptArgsAndHalt(t *testing.T) {
 		t.Errorf("q(): exit code %d", code)
 	}
 }
+
+// TestPipedSessionErrors: a session piped to gsh goes on after an error,
+// shows an assigned error as a value, and exits 1 at the end when an input
+// failed (0 when none did).
+func TestPipedSessionErrors(t *testing.T) {
+	_, port := privateMapper(t)
+	pipe := func(src string) (string, int) {
+		cmd := exec.Command(gshBin, "-sname", "piped", "-epmd_port", port, "-addr", "127.0.0.1")
+		cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GSH_COOKIE=abc")
+		cmd.Stdin = strings.NewReader(src)
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := pipe("_, err := strconv.Atoi(\"x\")\nerrors.New(\"boom\")\n\"still here\"\n")
+	want := "error(\"strconv.Atoi: parsing \\\"x\\\": invalid syntax\")\ninput:2: ** error: boom\nstill here\n"
+	if out != want || code != 1 {
+		t.Errorf("piped session with an error: exit %d, output %q; want exit 1, output %q", code, out, want)
+	}
+	out, code = pipe("_, err := strconv.Atoi(\"x\")\n\"fine\"\n")
+	if code != 0 || !strings.HasSuffix(out, "fine\n") {
+		t.Errorf("piped session without errors: exit %d, output %q; want exit 0", code, out)
+	}
+}
+
+// TestShadowedBuiltinsE2E: a name declared at the prompt shadows the
+// builtin of that name; calling it fails with one line that names the
+// builtin's qualified name, which still works.
+func TestShadowedBuiltinsE2E(t *testing.T) {
+	_, port := privateMapper(t)
+	cmd := exec.Command(gshBin, "-sname", "shadow", "-epmd_port", port, "-addr", "127.0.0.1")
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "GSH_COOKIE=abc")
+	cmd.Stdin = strings.NewReader("i := 3\ni()\nbuiltins.i()\nc := func() {}\nc(\"f.go\")\nx := 1\nx()\n")
+	out, _ := cmd.CombinedOutput()
+	for _, want := range []string{
+		"3\ninput:2: ** error: invalid operation: cannot call non-function i (variable of type int) (i is yours here, the builtin is builtins.i)\n",
+		"shell (the prompt)",
+		"1 processes\n",
+		"input:5: ** error: too many arguments (c is yours here, the builtin is builtins.c)\n",
+		"input:7: ** error: invalid operation: cannot call non-function x (variable of type int)\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestQuietScript: gsh -q file.gsh prints only what the script prints, and
+// its error on stderr.
+func TestQuietScript(t *testing.T) {
+	_, port := privateMapper(t)
+	dir := t.TempDir()
+	run := func(src string) (stdout, stderr string, code int) {
+		script := filepath.Join(dir, "quiet.gsh")
+		if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(gshBin, "-q", "-sname", "quiet", "-epmd_port", port, "-addr", "127.0.0.1", script)
+		cmd.Env = append(os.Environ(), "HOME="+dir, "GSH_COOKIE=abc")
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		cmd.Run()
+		return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+	}
+	out, errOut, code := run("x := 20\nx + 1\nfmt.Println(\"answer\", x*2+2)\nstrings.ToUpper(\"quiet\")\n")
+	if out != "answer 42\n" || errOut != "" || code != 0 {
+		t.Errorf("quiet script: exit %d, stdout %q, stderr %q; want exit 0, stdout %q", code, out, errOut, "answer 42\n")
+	}
+	out, errOut, code = run("fmt.Println(\"before\")\nerrors.New(\"boom\")\nfmt.Println(\"after\")\n")
+	if out != "before\n" || errOut != "quiet.gsh:2: ** error: boom\n" || code != 1 {
+		t.Errorf("failing quiet script: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+}
