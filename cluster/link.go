@@ -277,11 +277,9 @@ func (l *link) acceptStreams() {
 		if err != nil {
 			return
 		}
-		l.n.wg.Add(1)
-		go func() {
-			defer l.n.wg.Done()
-			l.serveStream(s)
-		}()
+		// Not in the node's wait group: a stream may be serving a call
+		// that user code holds up, which Close does not wait for.
+		go l.serveStream(s)
 	}
 }
 
@@ -328,16 +326,25 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 		}
 		req, ok := parseRequest(v)
 		var result any
+		var c *servedCall
 		if !ok {
 			err = fmt.Errorf("malformed request: %w", ErrProtocol)
 		} else {
+			c = n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
 			result, err = n.serve(l.peer, req)
 		}
 		out, err := encodeReply(buf[:0], n.name, result, err)
 		if err != nil {
+			if c != nil {
+				n.sv.end(c)
+			}
 			return
 		}
-		if _, err := s.Write(out); err != nil {
+		_, err = s.Write(out)
+		if c != nil {
+			n.sv.end(c)
+		}
+		if err != nil {
 			if !isClosedErr(err) {
 				l.fail(err)
 			}

@@ -143,6 +143,8 @@ type Node struct {
 	gOnce     sync.Once
 	g         *globalTable
 	creationV uint32
+
+	sv served // the calls and casts running for other nodes (see Shutdown)
 }
 
 // creation tells this run of the node from an earlier one of the same name.
@@ -658,32 +660,4 @@ func authFailure(err error, them hello) bool {
 		return true
 	}
 	return them.name != "" && !errors.Is(err, ErrNameType) && !errors.Is(err, ErrBadName)
-}
-
-// Close drops the port mapper registration and every link, then waits for
-// the node's goroutines. Safe to call more than once.
-func (n *Node) Close() error {
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return nil
-	}
-	n.closed = true
-	links := make([]*link, 0, len(n.links))
-	for _, l := range n.links {
-		links = append(links, l)
-	}
-	n.mu.Unlock()
-	n.cancel()
-	if n.ln != nil {
-		n.ln.Close()
-	}
-	if r := n.reg.Load(); r != nil {
-		r.Close()
-	}
-	for _, l := range links {
-		l.close(ErrClosed)
-	}
-	n.wg.Wait()
-	return nil
 }

@@ -44,6 +44,35 @@ type sigWriter struct {
 	s    *yamux.Stream
 	out  batch
 	err  error
+	// writing is true while the flusher writes what it took; drains are
+	// closed when nothing is queued or being written (see drained).
+	writing bool
+	drains  []chan struct{}
+}
+
+// drained returns a channel closed once every frame queued so far is
+// written (or the writer failed).
+func (w *sigWriter) drained() <-chan struct{} {
+	c := make(chan struct{})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil || (!w.writing && (w.s == nil || len(w.out.buf) == 0)) {
+		close(c)
+		return c
+	}
+	w.drains = append(w.drains, c)
+	return c
+}
+
+// wakeDrains closes the drained channels when nothing is left; w.mu held.
+func (w *sigWriter) wakeDrains() {
+	if w.err == nil && (w.writing || len(w.out.buf) > 0) {
+		return
+	}
+	for _, c := range w.drains {
+		close(c)
+	}
+	w.drains = nil
 }
 
 func (l *link) signals() *sigWriter {
@@ -81,14 +110,14 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 			w.mu.Unlock()
 			return false, w.err
 		}
+		if !w.l.n.goSystem(w.flush) {
+			s.Close()
+			w.err = fmt.Errorf("sending to %s: %w", w.l.peer, ErrClosed)
+			w.mu.Unlock()
+			return false, w.err
+		}
 		w.s = s
 		w.out.buf = append(w.out.buf, streamSignal)
-		n := w.l.n
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			w.flush()
-		}()
 	}
 	start := len(w.out.buf)
 	w.out.buf = append(w.out.buf, 0, 0, 0, 0)
@@ -128,6 +157,7 @@ func (w *sigWriter) flush() {
 			if w.err == nil {
 				w.err = fmt.Errorf("sending to %s: %w", w.l.peer, netErr(w.l.err))
 			}
+			w.wakeDrains()
 			w.cond.Broadcast()
 			w.mu.Unlock()
 			return
@@ -135,17 +165,22 @@ func (w *sigWriter) flush() {
 		w.mu.Lock()
 		b := w.out.take()
 		w.cond.Broadcast()
-		w.mu.Unlock()
 		if len(b) == 0 {
+			w.wakeDrains()
+			w.mu.Unlock()
 			continue
 		}
+		w.writing = true
+		w.mu.Unlock()
 		_, err := w.s.Write(b)
 		w.mu.Lock()
+		w.writing = false
 		w.out.done(b)
 		if err != nil && w.err == nil {
 			w.err = fmt.Errorf("sending to %s: %w", w.l.peer, netErr(err))
 			w.cond.Broadcast()
 		}
+		w.wakeDrains()
 		w.mu.Unlock()
 		if err != nil {
 			w.l.fail(err)
@@ -338,9 +373,9 @@ func (l *link) apply(v any, size int) error {
 		if !ok1 || !ok2 {
 			return errBadSignal
 		}
-		n.wg.Add(1)
+		c := n.sv.begin(fmt.Sprintf("rpc.cast %s.%s from %s", m, f, l.peer))
 		go func() {
-			defer n.wg.Done()
+			defer n.sv.end(c)
 			if _, err := n.serve(l.peer, request{module: m, function: f, args: args}); err != nil {
 				n.logf("rpc.cast %s.%s from %s failed: %v", m, f, l.peer, err)
 			}
@@ -364,15 +399,13 @@ func (n *Node) connectAsync(peer Atom) {
 	if linked || closed {
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.goSystem(func() {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
 		defer cancel()
 		if err := n.Connect(ctx, peer); err != nil && !errors.Is(err, ErrClosed) {
 			n.logf("could not connect to %s, which a peer knows: %v", peer, err)
 		}
-	}()
+	})
 }
 
 // Cast runs module.function(args...) on peer without waiting for it
@@ -382,9 +415,9 @@ func (n *Node) Cast(peer Atom, module, function string, args ...any) error {
 		args = []any{}
 	}
 	if peer == n.name {
-		n.wg.Add(1)
+		c := n.sv.begin(fmt.Sprintf("rpc.cast %s.%s from %s", module, function, n.name))
 		go func() {
-			defer n.wg.Done()
+			defer n.sv.end(c)
 			n.serve(n.name, request{module: module, function: function, args: args})
 		}()
 		return nil
