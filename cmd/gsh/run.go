@@ -223,7 +223,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	complete := completer{env: env, interp: in}
 	// Remote shells (gsh -remsh this node) evaluate here.
-	server := &shell.Server{Interp: in, Complete: complete}
+	server := &shell.Server{Interp: in, Complete: complete, Logf: nodeLog,
+		Caller: func(ctx context.Context) string {
+			from, ok := builtins.Caller(ctx)
+			if !ok {
+				return ""
+			}
+			if a := node.PeerAddr(from); a != nil {
+				return fmt.Sprintf("%s (%s)", from, a)
+			}
+			return string(from)
+		}}
 	env.Serve(shell.RemoteModule, server.Module())
 	var history atomic.Pointer[shell.Shell] // the shell whose history history() prints
 	env.History = func() (old, session []string) {
@@ -252,6 +262,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		defer remote.Close()
 		eval, completion, promptNode = remote, remote, target
 	}
 	newShell := func(cfg shell.Config) *shell.Shell {
