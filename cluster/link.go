@@ -95,11 +95,11 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 	n.changed = make(chan struct{})
 	n.wg.Add(2)
 	n.mu.Unlock()
-	if old != nil {
-		old.close(errors.New("replaced by a new link"))
-	}
 	go l.acceptStreams()
 	go l.watch()
+	if old != nil {
+		n.replaced(old, l)
+	}
 	n.notify(l.peer, true, nil)
 	if !l.hidden && !n.cfg.Hidden {
 		n.nodeFound(l.peer)

@@ -15,15 +15,17 @@ import (
 // per direction (kind streamSignal) that the sending node opens on first
 // use. Each is a frame holding one wire value: []any{op, ...}.
 const (
-	opSend      = 1 // to Pid|string, msg
-	opLink      = 2 // from, to
-	opUnlink    = 3 // from, to
-	opExit      = 4 // from, to, reason
-	opMonitor   = 5 // watcher, target, ref id
-	opDemonitor = 6 // target, ref id
-	opDown      = 7 // watcher, ref id, pid, reason
-	opNodes     = 8 // the sender's visible nodes, for transitive connections
-	opCast      = 9 // module, function, args
+	opSend      = 1  // to Pid|string, msg
+	opLink      = 2  // from, to
+	opUnlink    = 3  // from, to
+	opExit      = 4  // from, to, reason
+	opMonitor   = 5  // watcher, target, ref id
+	opDemonitor = 6  // target, ref id
+	opDown      = 7  // watcher, ref id, pid, reason
+	opNodes     = 8  // the sender's visible nodes, for transitive connections
+	opCast      = 9  // module, function, args
+	opDisplaced = 10 // the address of the link that replaced this one (see Node.replaced)
+	opReplaced  = 11 // the address of the live link this one replaced
 
 	streamSignal = 'M'
 )
@@ -380,6 +382,12 @@ func (l *link) apply(v any, size int) error {
 				n.logf("rpc.cast %s.%s from %s failed: %v", m, f, l.peer, err)
 			}
 		}()
+	case opDisplaced, opReplaced:
+		if len(a) != 2 {
+			return errBadSignal
+		}
+		addr, _ := a[1].(string)
+		l.n.warnIdentity(l, op, addr)
 	default:
 		return fmt.Errorf("unknown signal %d: %w", op, ErrProtocol)
 	}
