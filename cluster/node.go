@@ -63,11 +63,14 @@ type Config struct {
 	// server configuration (for links other nodes make) and the client
 	// configuration (for links this node makes), so it holds the node's
 	// certificate, RootCAs and ClientCAs (see LoadTLS for mutual
-	// authentication). The cookie handshake still runs, inside TLS. A
-	// client without its own ServerName checks that the peer's certificate
-	// is valid for the host in the peer's node name or for the address
-	// dialed (127.0.0.1 for a node on this machine). Nil links over plain
-	// TCP. A node with TLS and one without refuse each other.
+	// authentication). The cookie handshake still runs, inside TLS. Both
+	// sides check that the peer's certificate belongs to the node it
+	// claims to be: valid for the host in its node name (127.0.0.1 or
+	// localhost for a node on this machine) and, when it names a node (URI
+	// SAN gsh://name@host, or a common name with an "@"), naming it; a
+	// client with its own ServerName uses Go's usual check instead. Nil
+	// links over plain TCP. A node with TLS and one without refuse each
+	// other.
 	TLS *tls.Config
 }
 
@@ -472,7 +475,7 @@ func (n *Node) dial(peer Atom) (*link, error) {
 	hs := conn // what the handshake runs on
 	var ec *errConn
 	if n.cfg.TLS != nil {
-		tc, err := n.clientTLS(ctx, conn, peer, host, ip)
+		tc, err := n.clientTLS(ctx, conn, peer)
 		if err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("connecting to %s: %w", peer, err)
