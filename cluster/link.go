@@ -41,8 +41,10 @@ type link struct {
 	client   bool   // this node dialled the connection
 	creation uint32 // the peer's run
 
-	sigOnce sync.Once
-	sig     *sigWriter
+	sigOnce  sync.Once
+	sig      *sigWriter
+	syncs    map[uint64]chan struct{} // opSync signals waiting for their answer (l.mu)
+	nextSync uint64
 
 	ylog yamuxLog // why yamux ended the session, when it did
 

@@ -181,23 +181,57 @@ func (n *Node) drain(ctx context.Context, links []*link) {
 }
 
 func (l *link) drain(ctx context.Context) {
-	select {
-	case <-l.signals().drained():
-	case <-ctx.Done():
-		return
-	case <-l.done:
+	w := l.signals()
+	w.mu.Lock()
+	used := w.s != nil
+	w.mu.Unlock()
+	if !used {
+		// No signals: what is left are replies and the like, on streams
+		// the peer reads already; a ping's answer comes once it has them.
+		pong := make(chan struct{})
+		go func() {
+			defer close(pong)
+			l.sess.Ping()
+		}()
+		select {
+		case <-pong:
+		case <-ctx.Done():
+		case <-l.done:
+		}
 		return
 	}
-	pong := make(chan struct{})
-	go func() {
-		defer close(pong)
-		l.sess.Ping()
+	// The peer answers opSync once it has applied every signal before it.
+	l.mu.Lock()
+	if l.syncs == nil {
+		l.syncs = map[uint64]chan struct{}{}
+	}
+	l.nextSync++
+	id, done := l.nextSync, make(chan struct{})
+	l.syncs[id] = done
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.syncs, id)
+		l.mu.Unlock()
 	}()
+	if err := w.write([]any{opSync, int(id)}); err != nil {
+		return
+	}
 	select {
-	case <-pong:
+	case <-done:
 	case <-ctx.Done():
 	case <-l.done:
 	}
+}
+
+// synced wakes the drain waiting for the answer to opSync id.
+func (l *link) synced(id uint64) {
+	l.mu.Lock()
+	if c, ok := l.syncs[id]; ok {
+		close(c)
+		delete(l.syncs, id)
+	}
+	l.mu.Unlock()
 }
 
 // goSystem runs f on a goroutine of the node's own, which Close waits for;

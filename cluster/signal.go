@@ -15,19 +15,25 @@ import (
 // per direction (kind streamSignal) that the sending node opens on first
 // use. Each is a frame holding one wire value: []any{op, ...}.
 const (
-	opSend      = 1  // to Pid|string, msg
-	opLink      = 2  // from, to
-	opUnlink    = 3  // from, to
-	opExit      = 4  // from, to, reason
-	opMonitor   = 5  // watcher, target, ref id
-	opDemonitor = 6  // target, ref id
-	opDown      = 7  // watcher, ref id, pid, reason
-	opNodes     = 8  // the sender's visible nodes, for transitive connections
-	opCast      = 9  // module, function, args
-	opDisplaced = 10 // the address of the link that replaced this one (see Node.replaced)
-	opReplaced  = 11 // the address of the live link this one replaced
+	opSend      = 1 // to Pid|string, msg
+	opLink      = 2 // from, to
+	opUnlink    = 3 // from, to
+	opExit      = 4 // from, to, reason
+	opMonitor   = 5 // watcher, target, ref id
+	opDemonitor = 6 // target, ref id
+	opDown      = 7 // watcher, ref id, pid, reason
+	opNodes     = 8 // the sender's visible nodes, for transitive connections
+	opCast      = 9 // module, function, args
 
 	streamSignal = 'M'
+)
+
+// Signals about the link itself.
+const (
+	opDisplaced = 10 // the address of the link that replaced this one (see Node.replaced)
+	opReplaced  = 11 // the address of the live link this one replaced
+	opSync      = 12 // id: answered with opSynced once every signal before it is applied
+	opSynced    = 13 // id
 )
 
 // maxPendingSignals bounds the bytes of signals waiting to be written to one
@@ -46,35 +52,6 @@ type sigWriter struct {
 	s    *yamux.Stream
 	out  batch
 	err  error
-	// writing is true while the flusher writes what it took; drains are
-	// closed when nothing is queued or being written (see drained).
-	writing bool
-	drains  []chan struct{}
-}
-
-// drained returns a channel closed once every frame queued so far is
-// written (or the writer failed).
-func (w *sigWriter) drained() <-chan struct{} {
-	c := make(chan struct{})
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil || (!w.writing && (w.s == nil || len(w.out.buf) == 0)) {
-		close(c)
-		return c
-	}
-	w.drains = append(w.drains, c)
-	return c
-}
-
-// wakeDrains closes the drained channels when nothing is left; w.mu held.
-func (w *sigWriter) wakeDrains() {
-	if w.err == nil && (w.writing || len(w.out.buf) > 0) {
-		return
-	}
-	for _, c := range w.drains {
-		close(c)
-	}
-	w.drains = nil
 }
 
 func (l *link) signals() *sigWriter {
@@ -159,7 +136,6 @@ func (w *sigWriter) flush() {
 			if w.err == nil {
 				w.err = fmt.Errorf("sending to %s: %w", w.l.peer, netErr(w.l.err))
 			}
-			w.wakeDrains()
 			w.cond.Broadcast()
 			w.mu.Unlock()
 			return
@@ -167,22 +143,17 @@ func (w *sigWriter) flush() {
 		w.mu.Lock()
 		b := w.out.take()
 		w.cond.Broadcast()
+		w.mu.Unlock()
 		if len(b) == 0 {
-			w.wakeDrains()
-			w.mu.Unlock()
 			continue
 		}
-		w.writing = true
-		w.mu.Unlock()
 		_, err := w.s.Write(b)
 		w.mu.Lock()
-		w.writing = false
 		w.out.done(b)
 		if err != nil && w.err == nil {
 			w.err = fmt.Errorf("sending to %s: %w", w.l.peer, netErr(err))
 			w.cond.Broadcast()
 		}
-		w.wakeDrains()
 		w.mu.Unlock()
 		if err != nil {
 			w.l.fail(err)
@@ -382,6 +353,19 @@ func (l *link) apply(v any, size int) error {
 				n.logf("rpc.cast %s.%s from %s failed: %v", m, f, l.peer, err)
 			}
 		}()
+	case opSync:
+		k, ok := id(1)
+		if !ok || len(a) != 2 {
+			return errBadSignal
+		}
+		// Not through n.signal: a closing node answers too.
+		l.signals().write([]any{opSynced, int(k)})
+	case opSynced:
+		k, ok := id(1)
+		if !ok || len(a) != 2 {
+			return errBadSignal
+		}
+		l.synced(k)
 	case opDisplaced, opReplaced:
 		if len(a) != 2 {
 			return errBadSignal
