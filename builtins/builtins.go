@@ -268,13 +268,22 @@ func (e *Env) Serve(module string, funcs map[string]reflect.Value) {
 	e.reserved = m
 }
 
+type callerKey struct{}
+
+// Caller returns the node that makes the call of ctx, for the functions of
+// the modules added with Serve.
+func Caller(ctx context.Context) (cluster.Atom, bool) {
+	a, ok := ctx.Value(callerKey{}).(cluster.Atom)
+	return a, ok
+}
+
 func (e *Env) handleCall(ctx context.Context, from cluster.Atom, module, function string, args []any) (any, error) {
 	e.mu.Lock()
 	_, reserved := e.reserved[module]
 	res := e.reserved
 	e.mu.Unlock()
 	if reserved {
-		return res.HandleCall(ctx, from, module, function, args)
+		return res.HandleCall(context.WithValue(ctx, callerKey{}, from), from, module, function, args)
 	}
 	if fn, ok := e.lookup(module, function); ok {
 		return e.invokeInterpreted(ctx, fn, args)

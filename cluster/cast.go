@@ -77,7 +77,6 @@ func (n *Node) castIn(from Atom, req request, size int) {
 	if cq.running < n.maxCastsPerPeer() {
 		cq.running++
 		ct.mu.Unlock()
-		n.wg.Add(1)
 		go n.runCasts(from, cq, req)
 		return
 	}
@@ -114,9 +113,9 @@ func (n *Node) maxCastsPerPeer() int {
 }
 
 // runCasts runs req, then the casts waiting in cq, one after the other,
-// until none waits.
+// until none waits. Like served calls, casts are user code that Close does
+// not wait for and Shutdown waits for until its deadline.
 func (n *Node) runCasts(from Atom, cq *castQueue, req request) {
-	defer n.wg.Done()
 	ct := n.castTable()
 	for {
 		n.runCast(from, cq, req)
@@ -166,6 +165,8 @@ func (n *Node) runCast(from Atom, cq *castQueue, req request) {
 	}
 	ct.mu.Unlock()
 	p.SetWhat("cast " + req.module + "." + req.function)
+	c := n.sv.begin(fmt.Sprintf("rpc.cast %s.%s from %s", req.module, req.function, from))
+	defer n.sv.end(c)
 	p.run(n.castBody(from, req))
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -212,7 +213,7 @@ var errDuplicate = errors.New("the link is being made from the other side")
 
 // refusalError turns a refusal message back into an error of the right kind.
 func refusalError(msg string) error {
-	for _, e := range []error{ErrNameType, ErrBadName} {
+	for _, e := range []error{ErrNameType, ErrBadName, ErrTLS} {
 		if strings.HasSuffix(msg, ": "+e.Error()) {
 			return fmt.Errorf("%s: %w", strings.TrimSuffix(msg, ": "+e.Error()), e)
 		}
@@ -247,6 +248,13 @@ func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
 		err := nameTypeError(n.name, n.cfg.LongNames, them.name)
 		writeRefusal(conn, err.Error())
 		return them, err
+	}
+	if tc, ok := conn.(*tls.Conn); ok && len(tc.ConnectionState().PeerCertificates) > 0 {
+		if err := verifyPeerName(tc.ConnectionState().PeerCertificates[0], them.name); err != nil {
+			err = fmt.Errorf("%w: %w", err, ErrTLS)
+			writeRefusal(conn, fmt.Sprintf("%s refused the link: %v", n.name, err))
+			return them, err
+		}
 	}
 	me, err := newHello(n.name, n.flags())
 	me.creation = n.creation()

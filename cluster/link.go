@@ -41,8 +41,10 @@ type link struct {
 	client   bool   // this node dialled the connection
 	creation uint32 // the peer's run
 
-	sigOnce sync.Once
-	sig     *sigWriter
+	sigOnce  sync.Once
+	sig      *sigWriter
+	syncs    map[uint64]chan struct{} // opSync signals waiting for their answer (l.mu)
+	nextSync uint64
 
 	ylog yamuxLog // why yamux ended the session, when it did
 
@@ -95,11 +97,11 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 	n.changed = make(chan struct{})
 	n.wg.Add(2)
 	n.mu.Unlock()
-	if old != nil {
-		old.close(errors.New("replaced by a new link"))
-	}
 	go l.acceptStreams()
 	go l.watch()
+	if old != nil {
+		n.replaced(old, l)
+	}
 	n.notify(l.peer, true, nil)
 	if !l.hidden && !n.cfg.Hidden {
 		n.nodeFound(l.peer)
@@ -277,11 +279,9 @@ func (l *link) acceptStreams() {
 		if err != nil {
 			return
 		}
-		l.n.wg.Add(1)
-		go func() {
-			defer l.n.wg.Done()
-			l.serveStream(s)
-		}()
+		// Not in the node's wait group: a stream may be serving a call
+		// that user code holds up, which Close does not wait for.
+		go l.serveStream(s)
 	}
 }
 
@@ -328,16 +328,25 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 		}
 		req, ok := parseRequest(v)
 		var result any
+		var c *servedCall
 		if !ok {
 			err = fmt.Errorf("malformed request: %w", ErrProtocol)
 		} else {
+			c = n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
 			result, err = n.serve(l.peer, req)
 		}
 		out, err := encodeReply(buf[:0], n.name, result, err)
 		if err != nil {
+			if c != nil {
+				n.sv.end(c)
+			}
 			return
 		}
-		if _, err := s.Write(out); err != nil {
+		_, err = s.Write(out)
+		if c != nil {
+			n.sv.end(c)
+		}
+		if err != nil {
 			if !isClosedErr(err) {
 				l.fail(err)
 			}

@@ -71,11 +71,14 @@ type Config struct {
 	// server configuration (for links other nodes make) and the client
 	// configuration (for links this node makes), so it holds the node's
 	// certificate, RootCAs and ClientCAs (see LoadTLS for mutual
-	// authentication). The cookie handshake still runs, inside TLS. A
-	// client without its own ServerName checks that the peer's certificate
-	// is valid for the host in the peer's node name or for the address
-	// dialed (127.0.0.1 for a node on this machine). Nil links over plain
-	// TCP. A node with TLS and one without refuse each other.
+	// authentication). The cookie handshake still runs, inside TLS. Both
+	// sides check that the peer's certificate belongs to the node it
+	// claims to be: valid for the host in its node name (127.0.0.1 or
+	// localhost for a node on this machine) and, when it names a node (URI
+	// SAN gsh://name@host, or a common name with an "@"), naming it; a
+	// client with its own ServerName uses Go's usual check instead. Nil
+	// links over plain TCP. A node with TLS and one without refuse each
+	// other.
 	TLS *tls.Config
 }
 
@@ -159,6 +162,8 @@ type Node struct {
 	gOnce     sync.Once
 	g         *globalTable
 	creationV uint32
+
+	sv served // the calls and casts running for other nodes (see Shutdown)
 }
 
 // creation tells this run of the node from an earlier one of the same name.
@@ -486,7 +491,7 @@ func (n *Node) dial(peer Atom) (*link, error) {
 	hs := conn // what the handshake runs on
 	var ec *errConn
 	if n.cfg.TLS != nil {
-		tc, err := n.clientTLS(ctx, conn, peer, host, ip)
+		tc, err := n.clientTLS(ctx, conn, peer)
 		if err != nil {
 			conn.Close()
 			return nil, fmt.Errorf("connecting to %s: %w", peer, err)
@@ -674,32 +679,4 @@ func authFailure(err error, them hello) bool {
 		return true
 	}
 	return them.name != "" && !errors.Is(err, ErrNameType) && !errors.Is(err, ErrBadName)
-}
-
-// Close drops the port mapper registration and every link, then waits for
-// the node's goroutines. Safe to call more than once.
-func (n *Node) Close() error {
-	n.mu.Lock()
-	if n.closed {
-		n.mu.Unlock()
-		return nil
-	}
-	n.closed = true
-	links := make([]*link, 0, len(n.links))
-	for _, l := range n.links {
-		links = append(links, l)
-	}
-	n.mu.Unlock()
-	n.cancel()
-	if n.ln != nil {
-		n.ln.Close()
-	}
-	if r := n.reg.Load(); r != nil {
-		r.Close()
-	}
-	for _, l := range links {
-		l.close(ErrClosed)
-	}
-	n.wg.Wait()
-	return nil
 }

@@ -28,6 +28,14 @@ const (
 	streamSignal = 'M'
 )
 
+// Signals about the link itself.
+const (
+	opDisplaced = 10 // the address of the link that replaced this one (see Node.replaced)
+	opReplaced  = 11 // the address of the live link this one replaced
+	opSync      = 12 // id: answered with opSynced once every signal before it is applied
+	opSynced    = 13 // id
+)
+
 // maxPendingSignals bounds the bytes of signals waiting to be written to one
 // link; a sender waits while it is over.
 const maxPendingSignals = 8 << 20
@@ -81,14 +89,14 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 			w.mu.Unlock()
 			return false, w.err
 		}
+		if !w.l.n.goSystem(w.flush) {
+			s.Close()
+			w.err = fmt.Errorf("sending to %s: %w", w.l.peer, ErrClosed)
+			w.mu.Unlock()
+			return false, w.err
+		}
 		w.s = s
 		w.out.buf = append(w.out.buf, streamSignal)
-		n := w.l.n
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			w.flush()
-		}()
 	}
 	start := len(w.out.buf)
 	w.out.buf = append(w.out.buf, 0, 0, 0, 0)
@@ -345,6 +353,25 @@ func (l *link) apply(v any, size int) error {
 			return nil
 		}
 		n.castIn(l.peer, request{module: m, function: f, args: args}, size)
+	case opSync:
+		k, ok := id(1)
+		if !ok || len(a) != 2 {
+			return errBadSignal
+		}
+		// Not through n.signal: a closing node answers too.
+		l.signals().write([]any{opSynced, int(k)})
+	case opSynced:
+		k, ok := id(1)
+		if !ok || len(a) != 2 {
+			return errBadSignal
+		}
+		l.synced(k)
+	case opDisplaced, opReplaced:
+		if len(a) != 2 {
+			return errBadSignal
+		}
+		addr, _ := a[1].(string)
+		l.n.warnIdentity(l, op, addr)
 	default:
 		return fmt.Errorf("unknown signal %d: %w", op, ErrProtocol)
 	}
@@ -364,15 +391,13 @@ func (n *Node) connectAsync(peer Atom) {
 	if linked || closed {
 		return
 	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
+	n.goSystem(func() {
 		ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
 		defer cancel()
 		if err := n.Connect(ctx, peer); err != nil && !errors.Is(err, ErrClosed) {
 			n.logf("could not connect to %s, which a peer knows: %v", peer, err)
 		}
-	}()
+	})
 }
 
 // Cast runs module.function(args...) on peer without waiting for it

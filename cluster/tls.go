@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"syscall"
 )
 
@@ -54,22 +56,17 @@ func LoadTLS(certFile, keyFile, caFile string) (*tls.Config, error) {
 	}, nil
 }
 
-// clientTLSConfig is the node's TLS configuration for dialling peer, whose
-// host part is host, at the address dialed (the host itself, or 127.0.0.1
-// for a node on this machine).
+// clientTLSConfig is the node's TLS configuration for dialling peer.
 //
 // Unless the configuration names a ServerName of its own (then Go's usual
 // verification applies) or skips verification, the peer's certificate must
-// chain to RootCAs and be valid for the host in the peer's node name or for
-// the address dialed. The second choice is what lets two nodes on one
-// machine link: a node named gandalf@myhost is dialed on 127.0.0.1, and its
-// certificate may carry either name. Pinning to the node name's host is what
-// ties the certificate to the node being called.
-func clientTLSConfig(base *tls.Config, host, dialed string) *tls.Config {
+// chain to RootCAs and belong to peer (see verifyPeerName).
+func clientTLSConfig(base *tls.Config, peer Atom) *tls.Config {
 	c := base.Clone()
 	if c.InsecureSkipVerify || c.ServerName != "" {
 		return c
 	}
+	_, host, _ := SplitName(peer)
 	c.ServerName = host // for SNI; not sent when host is an IP address
 	c.InsecureSkipVerify = true
 	user := c.VerifyConnection
@@ -92,10 +89,8 @@ func clientTLSConfig(base *tls.Config, host, dialed string) *tls.Config {
 		if _, err := leaf.Verify(opts); err != nil {
 			return fmt.Errorf("verifying the peer's certificate: %w", err)
 		}
-		if err := leaf.VerifyHostname(host); err != nil {
-			if dialed == host || leaf.VerifyHostname(dialed) != nil {
-				return fmt.Errorf("verifying the peer's certificate: %w", err)
-			}
+		if err := verifyPeerName(leaf, peer); err != nil {
+			return fmt.Errorf("verifying the peer's certificate: %w", err)
 		}
 		if user != nil {
 			return user(cs)
@@ -105,10 +100,46 @@ func clientTLSConfig(base *tls.Config, host, dialed string) *tls.Config {
 	return c
 }
 
+// certNodeScheme is the scheme of the URI SAN that names a node in its
+// certificate: gsh://gandalf@host.
+const certNodeScheme = "gsh"
+
+// verifyPeerName checks that a certificate (already verified against the
+// CAs) belongs to node peer, so that holding the cookie does not let one
+// node pose as another. The certificate must be valid for the host in
+// peer's name (for a node on this host, 127.0.0.1 or localhost will also
+// do, as that is where this node reaches it). When the certificate names a
+// node, with a URI SAN gsh://name@host or a common name with an "@", one
+// of those must be peer.
+func verifyPeerName(leaf *x509.Certificate, peer Atom) error {
+	_, host, err := SplitName(peer)
+	if err != nil {
+		return err
+	}
+	if err := leaf.VerifyHostname(host); err != nil {
+		if !isLocalHost(host) || (leaf.VerifyHostname("127.0.0.1") != nil && leaf.VerifyHostname("localhost") != nil) {
+			return fmt.Errorf("the certificate of %s is not valid for its host: %w", peer, err)
+		}
+	}
+	var named []string
+	for _, u := range leaf.URIs {
+		if u.Scheme == certNodeScheme && u.User != nil {
+			named = append(named, u.User.Username()+"@"+u.Host)
+		}
+	}
+	if strings.Contains(leaf.Subject.CommonName, "@") {
+		named = append(named, leaf.Subject.CommonName)
+	}
+	if len(named) == 0 || slices.Contains(named, string(peer)) {
+		return nil
+	}
+	return fmt.Errorf("the certificate of %s is that of node %s", peer, strings.Join(named, ", "))
+}
+
 // clientTLS runs the TLS handshake on a connection this node dialed to
 // peer, within the handshake timeout.
-func (n *Node) clientTLS(ctx context.Context, conn net.Conn, peer Atom, host, dialed string) (*tls.Conn, error) {
-	tc := tls.Client(conn, clientTLSConfig(n.cfg.TLS, host, dialed))
+func (n *Node) clientTLS(ctx context.Context, conn net.Conn, peer Atom) (*tls.Conn, error) {
+	tc := tls.Client(conn, clientTLSConfig(n.cfg.TLS, peer))
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.HandshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {

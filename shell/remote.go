@@ -22,6 +22,11 @@ import (
 //	eval(session string, seq int, src string) map: out, text, failed, err, line, col, interrupted
 //	interrupt(session string, seq int) bool
 //	complete(line string, pos int) [words []string, start int]
+//	open(session string) bool
+//	close(session string) bool
+//
+// The server logs each session: who opened it, from where and when, and
+// when it closed (the client's close, or its node going down).
 
 // RemoteModule is the module name under which a node serves its Server.
 const RemoteModule = "shell"
@@ -46,8 +51,16 @@ type Server struct {
 	Interp *Interp
 	// Complete completes for remote shells; nil means Interp's own.
 	Complete Completer
+	// Logf, when set, gets a line when a remote shell opens and when it
+	// closes.
+	Logf func(format string, args ...any)
+	// Caller describes who makes the call of ctx, for those lines: the
+	// node's name and address ("bilbo@host (127.0.0.1:40312)"). Nil
+	// names the client by its session.
+	Caller func(ctx context.Context) string
 
 	mu      sync.Mutex
+	open    map[string]openShell   // by session
 	running map[string]*serverEval // by session
 	early   map[string]int         // session → an input interrupted before its evaluation started
 	history map[string][]string    // by session: the lines of its inputs
@@ -56,18 +69,80 @@ type Server struct {
 // sessionKey is the context key of the session an evaluation belongs to.
 type sessionKey struct{}
 
+type openShell struct {
+	who   string
+	since time.Time
+}
+
+// opened records that session is open, logging it the first time.
+func (s *Server) opened(ctx context.Context, session string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.open[session]; ok {
+		return
+	}
+	who := session
+	if s.Caller != nil {
+		if c := s.Caller(ctx); c != "" {
+			who = c
+		}
+	}
+	if s.open == nil {
+		s.open = map[string]openShell{}
+	}
+	now := time.Now()
+	s.open[session] = openShell{who: who, since: now}
+	s.logf("remote shell %s opened by %s at %s", session, who, now.Format(time.RFC3339))
+}
+
+// closed forgets session, logging why it closed; s.mu held.
+func (s *Server) closed(session, why string) {
+	o, ok := s.open[session]
+	if !ok {
+		return
+	}
+	delete(s.open, session)
+	s.logf("remote shell %s of %s closed (%s) after %s", session, o.who, why, time.Since(o.since).Round(time.Second))
+}
+
+func (s *Server) logf(format string, args ...any) {
+	if s.Logf != nil {
+		s.Logf(format, args...)
+	}
+}
+
+// Open records that the client opened session.
+func (s *Server) Open(ctx context.Context, session string) bool {
+	s.opened(ctx, session)
+	return true
+}
+
+// Close ends session: its evaluation stops and its history goes.
+func (s *Server) Close(session string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.running[session]; r != nil {
+		r.cancel()
+	}
+	delete(s.history, session)
+	s.closed(session, "closed by its client")
+	return true
+}
+
 type serverEval struct {
 	seq    int
 	cancel context.CancelFunc
 }
 
 // Module returns the functions that other nodes call (module
-// RemoteModule): eval, interrupt and complete.
+// RemoteModule): eval, interrupt, complete, open and close.
 func (s *Server) Module() map[string]reflect.Value {
 	return map[string]reflect.Value{
 		"eval":      reflect.ValueOf(s.Eval),
 		"interrupt": reflect.ValueOf(s.Interrupt),
 		"complete":  reflect.ValueOf(s.CompleteLine),
+		"open":      reflect.ValueOf(s.Open),
+		"close":     reflect.ValueOf(s.Close),
 	}
 }
 
@@ -78,6 +153,7 @@ func (s *Server) Module() map[string]reflect.Value {
 // the evaluation failed, "err", its message ("line" and "col" for a compile
 // error's position in src, "interrupted" when it was interrupted).
 func (s *Server) Eval(ctx context.Context, session string, seq int, src string) map[string]any {
+	s.opened(ctx, session) // a client that did not call open
 	ctx, cancel := context.WithCancel(context.WithValue(ctx, sessionKey{}, session))
 	defer cancel()
 	s.mu.Lock()
@@ -163,6 +239,11 @@ func (s *Server) DropNode(node string) {
 	for session := range s.history {
 		if strings.HasPrefix(session, node+"/") {
 			delete(s.history, session)
+		}
+	}
+	for session := range s.open {
+		if strings.HasPrefix(session, node+"/") {
+			s.closed(session, node+" went down")
 		}
 	}
 }
@@ -340,6 +421,22 @@ func decodeRemote(v any) (Result, error) {
 		res.Values = []any{Formatted(text)}
 	}
 	return res, nil
+}
+
+// Open tells the remote node that this shell opens, so that it logs who
+// opened it. (A node that serves no open answers with Call's error for an
+// unknown function; its evaluations work all the same.)
+func (r *Remote) Open(ctx context.Context) error {
+	_, err := r.Call(ctx, "open", r.Session)
+	return err
+}
+
+// Close tells the remote node that this shell closes, giving up after a
+// second.
+func (r *Remote) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	r.Call(ctx, "close", r.Session)
 }
 
 // Complete completes on the remote node, giving up after a second.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -38,6 +39,9 @@ func remoteShell(ctx context.Context, node *cluster.Node, o *options) (*shell.Re
 		Call: func(ctx context.Context, function string, args ...any) (any, error) {
 			return node.Call(ctx, target, shell.RemoteModule, function, args...)
 		},
+	}
+	if err := r.Open(pctx); err != nil && !errors.Is(err, cluster.ErrUnknownFunction) {
+		return nil, "", fmt.Errorf("-remsh %s: %w", target, err)
 	}
 	return r, target, nil
 }

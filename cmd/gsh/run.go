@@ -214,6 +214,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		defer env.KVS.Close()
 	}
+	// Runs before the kvs closes: calls being served may still use it.
+	defer shutdown(node, stderr)
 	env.Out = stdout
 	env.Halt = halt
 	env.Logf = nodeLog
@@ -240,7 +242,17 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	complete := completer{env: env, interp: in}
 	// Remote shells (gsh -remsh this node) evaluate here.
-	server := &shell.Server{Interp: in, Complete: complete}
+	server := &shell.Server{Interp: in, Complete: complete, Logf: nodeLog,
+		Caller: func(ctx context.Context) string {
+			from, ok := builtins.Caller(ctx)
+			if !ok {
+				return ""
+			}
+			if a := node.PeerAddr(from); a != nil {
+				return fmt.Sprintf("%s (%s)", from, a)
+			}
+			return string(from)
+		}}
 	env.Serve(shell.RemoteModule, server.Module())
 	var history atomic.Pointer[shell.Shell] // the shell whose history history() prints
 	env.History = func() (old, session []string) {
@@ -269,6 +281,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if err != nil {
 			return err
 		}
+		defer remote.Close()
 		eval, completion, promptNode = remote, remote, target
 	}
 	newShell := func(cfg shell.Config) *shell.Shell {
@@ -283,54 +296,71 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if f, ok := stdin.(*os.File); ok && o.script == "" && o.eval == "" && !o.noshell {
 		interactive = readline.IsTerminal(int(f.Fd()))
 	}
-	err = func() error {
-		switch {
-		case o.eval != "":
-			s := newShell(shell.Config{In: strings.NewReader(o.eval), Out: stdout, Err: stderr, Name: "-eval"})
+	// The shell runs until its input ends, or until ctx does (halt(),
+	// SIGTERM): a shell that reads piped input may be blocked in a read
+	// that ctx cannot end, and is not waited for past shellGrace.
+	ran := make(chan error, 1)
+	go func() {
+		ran <- func() error {
+			switch {
+			case o.eval != "":
+				s := newShell(shell.Config{In: strings.NewReader(o.eval), Out: stdout, Err: stderr, Name: "-eval"})
+				if err := s.Run(ctx); err != nil {
+					return err
+				}
+				if o.noshell {
+					<-ctx.Done()
+				}
+				return nil
+			case o.noshell:
+				<-ctx.Done()
+				return nil
+			case o.script != "":
+				f, err := os.Open(o.script)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				s := newShell(shell.Config{In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script), Quiet: o.quiet})
+				return s.Run(ctx)
+			}
+			home, _ := os.UserHomeDir()
+			prompt := func(n int) string { return fmt.Sprintf("(%s)%d> ", promptNode, n) }
+			s := newShell(shell.Config{
+				In:          stdin,
+				Out:         stdout,
+				Err:         stderr,
+				Interactive: interactive,
+				Quiet:       o.quiet && !interactive,
+				Prompt:      prompt,
+				HistoryFile: filepath.Join(home, ".gsh_history"),
+				// Input piped in is a session: an error is shown and the
+				// session goes on, as at the prompt, and gsh exits 1 at
+				// the end. A script file stops.
+				OnError: func(error) bool { failed.Store(true); return true },
+			})
+			sh.Store(s)
+			defer sh.Store(nil)
 			if err := s.Run(ctx); err != nil {
 				return err
 			}
-			if o.noshell {
-				<-ctx.Done()
+			if failed.Load() && !interactive {
+				return &shell.InputError{Name: "input", Err: errors.New("the session had errors")}
 			}
 			return nil
-		case o.noshell:
-			<-ctx.Done()
-			return nil
-		case o.script != "":
-			f, err := os.Open(o.script)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			s := newShell(shell.Config{In: f, Out: stdout, Err: stderr, Name: filepath.Base(o.script), Quiet: o.quiet})
-			return s.Run(ctx)
-		}
-		home, _ := os.UserHomeDir()
-		prompt := func(n int) string { return fmt.Sprintf("(%s)%d> ", promptNode, n) }
-		s := newShell(shell.Config{
-			In:          stdin,
-			Out:         stdout,
-			Err:         stderr,
-			Interactive: interactive,
-			Quiet:       o.quiet && !interactive,
-			Prompt:      prompt,
-			HistoryFile: filepath.Join(home, ".gsh_history"),
-			// Input piped in is a session: an error is shown and the
-			// session goes on, as at the prompt, and gsh exits 1 at
-			// the end. A script file stops.
-			OnError: func(error) bool { failed.Store(true); return true },
-		})
-		sh.Store(s)
-		defer sh.Store(nil)
-		if err := s.Run(ctx); err != nil {
-			return err
-		}
-		if failed.Load() && !interactive {
-			return &shell.InputError{Name: "input", Err: errors.New("the session had errors")}
-		}
-		return nil
+		}()
 	}()
+	select {
+	case err = <-ran:
+	case <-ctx.Done():
+		t := time.NewTimer(shellGrace)
+		select {
+		case err = <-ran:
+		case <-t.C:
+			err = nil
+		}
+		t.Stop()
+	}
 	var ie *shell.InputError
 	if errors.As(err, &ie) {
 		if c := exitCode.Load(); c != 0 {
@@ -345,6 +375,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return exitError(c)
 	}
 	return nil
+}
+
+// shutdownGrace is how long gsh, when it exits (end of input or of -eval,
+// q(), halt(), init.stop(), SIGTERM), waits for the calls its node serves
+// to return and for what it sent to reach the other nodes.
+const shutdownGrace = 5 * time.Second
+
+// shellGrace is how long gsh, told to stop, waits for its shell to return.
+const shellGrace = time.Second
+
+// shutdown shuts node down within shutdownGrace, saying on stderr what it
+// had to leave running.
+func shutdown(node *cluster.Node, stderr io.Writer) {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var se *cluster.ShutdownError
+	if err := node.Shutdown(ctx); errors.As(err, &se) {
+		fmt.Fprintf(stderr, "gsh: %v\n", se)
+	} else if err != nil {
+		fmt.Fprintf(stderr, "gsh: shutting down: %v\n", err)
+	}
 }
 
 // startNode starts the node the flags describe. When no port mapper answers,
