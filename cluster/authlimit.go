@@ -150,7 +150,7 @@ func (l *authLimiter) grant() bool {
 }
 
 // run hands out turns at the rate, and writes the log summaries, until ctx
-// ends.
+// ends. The node writes the last summary once its handshakes have ended.
 func (l *authLimiter) run(ctx context.Context) {
 	tokens, last := l.burst, time.Now()
 	tick := time.NewTicker(l.every)
@@ -171,7 +171,6 @@ func (l *authLimiter) run(ctx context.Context) {
 			case <-tick.C:
 				l.flush()
 			case <-ctx.Done():
-				l.flush()
 				return
 			}
 			continue
@@ -182,7 +181,6 @@ func (l *authLimiter) run(ctx context.Context) {
 		case <-tick.C:
 			l.flush()
 		case <-ctx.Done():
-			l.flush()
 			return
 		}
 	}

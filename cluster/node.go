@@ -668,5 +668,8 @@ func (n *Node) Close() error {
 		l.close(ErrClosed)
 	}
 	n.wg.Wait()
+	if n.limit != nil {
+		n.limit.flush() // the refusals not yet summed up
+	}
 	return nil
 }
