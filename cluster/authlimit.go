@@ -1,180 +1,243 @@
 package cluster
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"sync"
 	"time"
 )
 
-// Handshakes from an address that keeps failing to authenticate are slowed
-// down, so that guessing a cookie (or a TLS key) over the network costs time.
-// A failure is a wrong cookie proof, a TLS failure, or a client that took the
-// challenge and never answered it. After authFailThreshold failures, each one
-// less than authFailWindow after the one before, every further handshake from
-// that address waits before it starts: authDelayBase, doubled with each
-// further failure, at most authDelayMax. The waits of concurrent handshakes
-// from one address queue one after the other, so that opening many
-// connections at once does not multiply the rate of guesses; a handshake that
-// would wait more than authMaxWait is dropped at once. A handshake that
-// proves the cookie forgets the address's failures.
+// Guessing the cookie. A peer that connects learns whether its proof was
+// right as soon as the node checks it: a right proof is answered at once, so
+// a guesser that gives up waiting early learns "wrong" as well. What bounds
+// guessing is therefore how many proofs the node checks, not how it answers
+// a wrong one. So every proof waits for a turn: the node checks at most
+// Config.HandshakeRate proofs a second, all peers together (a token bucket
+// with a burst of a tenth of a second's worth). The proofs waiting are served
+// one address at a time in turn (an IPv6 /64 counts as one address), oldest
+// first within an address. No proof is refused for what others send: a proof
+// waits until its turn or until its own handshake deadline. A right proof
+// waits at most behind the proofs already waiting from its own address, times
+// the number of addresses waiting, over the rate. A peer that hangs up while
+// its proof waits gives its turn back.
 //
-// The wait is a sleep in the connection's own goroutine: nothing else
-// waits for it. The limiter keeps at most authMaxEntries addresses; an entry
-// expires authFailWindow after its last failure. IPv6 addresses count per /64
-// network, which is what one machine usually holds.
-//
-// The cap stays under the default HandshakeTimeout (5s), so that a good node
-// that shares an address with a failing one still gets through, slowly.
+// Refused connections are logged one by one up to authLogFirst in each
+// authLogWindow; the rest are summed up in one line at the end of the
+// window.
 const (
-	authFailThreshold = 5
-	authFailWindow    = time.Minute
-	authDelayBase     = 250 * time.Millisecond
-	authDelayMax      = 3 * time.Second
-	authMaxWait       = 10 * time.Second
-	authMaxEntries    = 4096
+	authLogWindow = 10 * time.Second
+	authLogFirst  = 3
+	// authLogAddrs bounds the addresses a summary counts.
+	authLogAddrs = 4096
 )
 
-// authLimiter keeps the recent handshake failures of each address.
+// authLimiter hands out turns to check cookie proofs, and sums up refused
+// connections for the log.
 type authLimiter struct {
-	now  func() time.Time
-	logf func(format string, args ...any)
-	max  int // entries kept; authMaxEntries but for tests
+	rate  float64 // proofs checked per second
+	burst float64
+	logf  func(format string, args ...any)
+	every time.Duration // the log window
 
-	mu sync.Mutex
-	m  map[string]*authEntry
+	wake chan struct{} // a proof is waiting; capacity 1
+
+	mu      sync.Mutex
+	queues  map[string][]*authTicket // the waiting proofs of each address
+	order   []string                 // addresses with waiting proofs, in turn
+	checked uint64                   // turns handed out
+
+	logged int                 // refusals logged one by one in this window
+	hidden int                 // refusals not logged in this window
+	addrs  map[string]struct{} // addresses of the hidden ones
+	latest string              // the last one hidden
 }
 
-type authEntry struct {
-	failures int       // failures, each within authFailWindow of the one before
-	last     time.Time // the last failure
-	next     time.Time // when the next delayed handshake may start
-	dropped  bool      // a handshake was dropped, and logged
+// authTicket is one proof waiting for its turn.
+type authTicket struct {
+	ready   chan struct{} // closed when it is its turn
+	granted bool
+	gone    bool // its handshake gave up waiting
 }
 
-func newAuthLimiter(logf func(format string, args ...any)) *authLimiter {
-	return &authLimiter{now: time.Now, logf: logf, max: authMaxEntries, m: map[string]*authEntry{}}
-}
-
-// authDelay is how long a handshake waits after failures recent failures.
-func authDelay(failures int) time.Duration {
-	if failures < authFailThreshold {
-		return 0
+func newAuthLimiter(rate int, logf func(format string, args ...any)) *authLimiter {
+	return &authLimiter{
+		rate:   float64(rate),
+		burst:  max(float64(rate)/10, 1),
+		logf:   logf,
+		every:  authLogWindow,
+		wake:   make(chan struct{}, 1),
+		queues: map[string][]*authTicket{},
+		addrs:  map[string]struct{}{},
 	}
-	shift := failures - authFailThreshold
-	if shift >= 16 {
-		return authDelayMax
-	}
-	return min(authDelayBase<<shift, authDelayMax)
 }
 
-// entry returns key's live entry, forgetting an expired one.
-func (l *authLimiter) entry(key string, now time.Time) *authEntry {
-	e := l.m[key]
-	if e != nil && now.Sub(e.last) >= authFailWindow {
-		delete(l.m, key)
+// wait blocks until a proof from key may be checked, or until deadline,
+// ctx's end or hung (the peer hung up). A nil limiter never waits.
+func (l *authLimiter) wait(ctx context.Context, key string, deadline time.Time, hung <-chan struct{}) error {
+	if l == nil {
 		return nil
 	}
-	return e
-}
-
-// admit is called before a handshake from key starts. It returns how long
-// the handshake must wait first, or ok false when it should be dropped.
-func (l *authLimiter) admit(key string) (wait time.Duration, ok bool) {
+	t := &authTicket{ready: make(chan struct{})}
+	l.mu.Lock()
+	if len(l.queues[key]) == 0 {
+		l.order = append(l.order, key)
+	}
+	l.queues[key] = append(l.queues[key], t)
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-t.ready:
+		return nil
+	case <-timer.C:
+	case <-ctx.Done():
+	case <-hung:
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	e := l.entry(key, now)
-	if e == nil {
-		return 0, true
+	if t.granted {
+		return nil
 	}
-	d := authDelay(e.failures)
-	if d == 0 {
-		return 0, true
+	t.gone = true
+	select {
+	case <-hung:
+		return fmt.Errorf("waiting for a turn to have the cookie proof checked: %w", netErr(errors.New("the peer hung up")))
+	default:
 	}
-	start := now
-	if e.next.After(start) {
-		start = e.next
-	}
-	wait = start.Sub(now) + d
-	if wait > authMaxWait {
-		if !e.dropped && l.logf != nil {
-			e.dropped = true
-			l.logf("dropping handshakes from %s: too many at once after %d failures", key, e.failures)
-		}
-		return 0, false
-	}
-	e.next = start.Add(d)
-	return wait, true
+	return fmt.Errorf("waiting for a turn to have the cookie proof checked (at most %v a second for all peers): %w",
+		l.rate, netErr(os.ErrDeadlineExceeded))
 }
 
-// fail records a failed handshake from key.
-func (l *authLimiter) fail(key string) {
+// grant hands the next turn out: to the oldest proof of the next address in
+// turn. It reports false when no proof waits.
+func (l *authLimiter) grant() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	now := l.now()
-	e := l.entry(key, now)
-	if e == nil {
-		if len(l.m) >= l.max {
-			l.evict(now)
+	for len(l.order) > 0 {
+		key := l.order[0]
+		l.order = l.order[1:]
+		q := l.queues[key]
+		var t *authTicket
+		for len(q) > 0 && t == nil {
+			if !q[0].gone {
+				t = q[0]
+			}
+			q[0] = nil
+			q = q[1:]
 		}
-		e = &authEntry{}
-		l.m[key] = e
-	}
-	if e.failures < 1<<20 {
-		e.failures++
-	}
-	e.last = now
-	if e.failures == authFailThreshold && l.logf != nil {
-		l.logf("%d failed handshakes in a row from %s: its next handshakes wait first (%v, doubling up to %v)",
-			e.failures, key, authDelay(e.failures), authDelayMax)
-	}
-}
-
-// succeed forgets key's failures: it proved the cookie.
-func (l *authLimiter) succeed(key string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	delete(l.m, key)
-}
-
-// evict makes room for at least an eighth of the entries: the expired ones
-// first, then those not yet delayed, then any. Freeing an eighth at a time
-// keeps the cost of a full table constant per failure.
-func (l *authLimiter) evict(now time.Time) {
-	target := l.max - max(l.max/8, 1)
-	for k, e := range l.m {
-		if now.Sub(e.last) >= authFailWindow {
-			delete(l.m, k)
+		if len(q) == 0 {
+			delete(l.queues, key)
+		} else {
+			l.queues[key] = q
+			l.order = append(l.order, key)
+		}
+		if t != nil {
+			t.granted = true
+			close(t.ready)
+			l.checked++
+			return true
 		}
 	}
-	if len(l.m) <= target {
-		return
-	}
-	for k, e := range l.m {
-		if e.failures < authFailThreshold {
-			delete(l.m, k)
-			if len(l.m) <= target {
+	l.order = nil // let the backing array go
+	return false
+}
+
+// run hands out turns at the rate, and writes the log summaries, until ctx
+// ends. The node writes the last summary once its handshakes have ended.
+func (l *authLimiter) run(ctx context.Context) {
+	tokens, last := l.burst, time.Now()
+	tick := time.NewTicker(l.every)
+	defer tick.Stop()
+	refill := time.NewTimer(0)
+	defer refill.Stop()
+	for {
+		now := time.Now()
+		tokens = min(l.burst, tokens+now.Sub(last).Seconds()*l.rate)
+		last = now
+		if tokens >= 1 {
+			if l.grant() {
+				tokens--
+				continue
+			}
+			select {
+			case <-l.wake:
+			case <-tick.C:
+				l.flush()
+			case <-ctx.Done():
 				return
 			}
+			continue
 		}
-	}
-	for k := range l.m {
-		delete(l.m, k)
-		if len(l.m) <= target {
+		refill.Reset(time.Duration((1 - tokens) / l.rate * float64(time.Second)))
+		select {
+		case <-refill.C:
+		case <-tick.C:
+			l.flush()
+		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// size is the number of addresses tracked.
-func (l *authLimiter) size() int {
+// turns is the number of proofs checked so far.
+func (l *authLimiter) turns() uint64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.m)
+	return l.checked
 }
 
-// authKey is the address a connection's failures count against: its IP,
-// or its /64 network for IPv6.
+// refused logs a refused connection: at once for the first few of a window,
+// in the window's summary for the rest.
+func (l *authLimiter) refused(key, line string) {
+	l.mu.Lock()
+	if l.logged < authLogFirst {
+		l.logged++
+		last := l.logged == authLogFirst
+		l.mu.Unlock()
+		if last {
+			line += fmt.Sprintf(" (more refusals in the next %v are summed up)", l.every)
+		}
+		l.logf("%s", line)
+		return
+	}
+	l.hidden++
+	if len(l.addrs) < authLogAddrs {
+		l.addrs[key] = struct{}{}
+	}
+	l.latest = line
+	l.mu.Unlock()
+}
+
+// flush writes the window's summary, if it hid anything, and starts a new
+// window.
+func (l *authLimiter) flush() {
+	l.mu.Lock()
+	hidden, addrs, latest := l.hidden, len(l.addrs), l.latest
+	l.logged, l.hidden, l.latest = 0, 0, ""
+	clear(l.addrs)
+	l.mu.Unlock()
+	if hidden == 0 {
+		return
+	}
+	from := fmt.Sprintf("%d addresses", addrs)
+	switch addrs {
+	case 1:
+		from = "1 address"
+	case authLogAddrs:
+		from += " or more"
+	}
+	l.logf("refused %d more connections from %s in the last %v; the latest: %s", hidden, from, l.every, latest)
+}
+
+// authKey is the address a connection's proofs queue under: its IP, or its
+// /64 network for IPv6.
 func authKey(a net.Addr) string {
 	ta, ok := a.(*net.TCPAddr)
 	if !ok || ta.IP == nil {

@@ -1,174 +1,19 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
-
-// fakeClock is a clock that moves only when told.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newTestLimiter(t *testing.T) (*authLimiter, *fakeClock, *[]string) {
-	clock := &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-	var logged []string
-	l := newAuthLimiter(func(f string, args ...any) {
-		line := fmt.Sprintf(f, args...)
-		t.Log(line)
-		logged = append(logged, line)
-	})
-	l.now = clock.now
-	return l, clock, &logged
-}
-
-func TestAuthDelay(t *testing.T) {
-	for _, tc := range []struct {
-		failures int
-		want     time.Duration
-	}{
-		{0, 0}, {1, 0}, {4, 0},
-		{5, 250 * time.Millisecond}, {6, 500 * time.Millisecond}, {7, time.Second},
-		{8, 2 * time.Second}, {9, 3 * time.Second}, {10, 3 * time.Second},
-		{30, 3 * time.Second}, {1 << 20, 3 * time.Second},
-	} {
-		if got := authDelay(tc.failures); got != tc.want {
-			t.Errorf("authDelay(%d) = %v, want %v", tc.failures, got, tc.want)
-		}
-	}
-}
-
-func TestAuthLimiterDelays(t *testing.T) {
-	l, clock, logged := newTestLimiter(t)
-	const ip = "192.0.2.7"
-	for i := range authFailThreshold - 1 {
-		if wait, ok := l.admit(ip); wait != 0 || !ok {
-			t.Fatalf("after %d failures: wait %v, %v", i, wait, ok)
-		}
-		l.fail(ip)
-		clock.advance(time.Second)
-	}
-	if len(*logged) != 0 {
-		t.Fatalf("logged before the threshold: %q", *logged)
-	}
-	l.fail(ip) // the fifth
-	if len(*logged) != 1 || !strings.Contains((*logged)[0], ip) {
-		t.Fatalf("crossing the threshold logged %q", *logged)
-	}
-	// One handshake at a time: each waits the current delay.
-	for i, want := range []time.Duration{250 * time.Millisecond, 500 * time.Millisecond, time.Second, 2 * time.Second, 3 * time.Second, 3 * time.Second} {
-		wait, ok := l.admit(ip)
-		if wait != want || !ok {
-			t.Fatalf("handshake %d after the threshold: wait %v, %v; want %v", i, wait, ok, want)
-		}
-		clock.advance(wait + 10*time.Millisecond) // it waited, then failed
-		l.fail(ip)
-	}
-	// Other addresses are not slowed down.
-	if wait, ok := l.admit("192.0.2.8"); wait != 0 || !ok {
-		t.Fatalf("another address: wait %v, %v", wait, ok)
-	}
-	// A window without failures forgets them.
-	clock.advance(authFailWindow)
-	if wait, ok := l.admit(ip); wait != 0 || !ok {
-		t.Fatalf("after the window: wait %v, %v", wait, ok)
-	}
-	if n := l.size(); n != 0 {
-		t.Fatalf("%d entries after expiry", n)
-	}
-	// A failure just inside the window keeps the count going.
-	for range authFailThreshold {
-		l.fail(ip)
-		clock.advance(authFailWindow - time.Second)
-	}
-	if wait, _ := l.admit(ip); wait != authDelayBase {
-		t.Fatalf("failures a little less than a window apart: wait %v", wait)
-	}
-	// Proving the cookie forgets them too.
-	l.succeed(ip)
-	if wait, ok := l.admit(ip); wait != 0 || !ok {
-		t.Fatalf("after a success: wait %v, %v", wait, ok)
-	}
-}
-
-// TestAuthLimiterQueues: concurrent handshakes from one address wait one
-// after the other, and those that would wait too long are dropped.
-func TestAuthLimiterQueues(t *testing.T) {
-	l, clock, logged := newTestLimiter(t)
-	const ip = "192.0.2.9"
-	for range authFailThreshold + 4 { // the delay is at its cap
-		l.fail(ip)
-	}
-	*logged = nil
-	for i, want := range []time.Duration{3 * time.Second, 6 * time.Second, 9 * time.Second} {
-		wait, ok := l.admit(ip)
-		if wait != want || !ok {
-			t.Fatalf("concurrent handshake %d: wait %v, %v; want %v", i, wait, ok, want)
-		}
-	}
-	for range 3 {
-		if wait, ok := l.admit(ip); ok {
-			t.Fatalf("a handshake beyond %v was admitted with wait %v", authMaxWait, wait)
-		}
-	}
-	if len(*logged) != 1 || !strings.Contains((*logged)[0], "dropping") {
-		t.Fatalf("dropping logged %q, want one line", *logged)
-	}
-	// Once the queue has drained, the next one waits the delay alone.
-	clock.advance(9 * time.Second)
-	if wait, ok := l.admit(ip); wait != 3*time.Second || !ok {
-		t.Fatalf("after the queue drained: wait %v, %v", wait, ok)
-	}
-}
-
-// TestAuthLimiterBounded: a flood of failures from many addresses keeps the
-// table within its bound, and the addresses already slowed down stay slowed
-// down while the table has others to drop.
-func TestAuthLimiterBounded(t *testing.T) {
-	l, clock, _ := newTestLimiter(t)
-	l.max = 64
-	for range authFailThreshold {
-		l.fail("198.51.100.1")
-	}
-	for i := range 10000 {
-		l.fail(fmt.Sprintf("10.%d.%d.%d", i>>16&255, i>>8&255, i&255))
-		if n := l.size(); n > l.max {
-			t.Fatalf("%d entries after %d addresses, bound %d", n, i+1, l.max)
-		}
-		clock.advance(time.Millisecond)
-	}
-	if wait, _ := l.admit("198.51.100.1"); wait == 0 {
-		t.Fatal("the flood evicted the address that was slowed down")
-	}
-	// Expired entries go first.
-	for i := 0; l.size() < l.max; i++ {
-		l.fail(fmt.Sprintf("172.16.0.%d", i))
-	}
-	clock.advance(authFailWindow)
-	l.fail("203.0.113.1")
-	if n := l.size(); n != 1 {
-		t.Fatalf("%d entries after the window, want 1", n)
-	}
-}
 
 func TestAuthKey(t *testing.T) {
 	for _, tc := range []struct {
@@ -188,35 +33,253 @@ func TestAuthKey(t *testing.T) {
 	}
 }
 
-// TestAuthLimitOnNode: wrong cookies from one address slow down its next
-// handshakes; a node with the right cookie still gets through and clears
-// the address's record.
-func TestAuthLimitOnNode(t *testing.T) {
-	c := newTestCluster(t)
-	b, blog := c.startTLS("b", "right", nil)
-	bad := c.start("bad", "wrong")
-	ctx := context.Background()
-	for range authFailThreshold {
-		if err := bad.Ping(ctx, b.Name()); !errors.Is(err, ErrAuth) {
-			t.Fatalf("ping with the wrong cookie: %v", err)
+// guess runs one handshake with a wrong proof against n, from local (nil:
+// the system's choice), waiting at most patience for the verdict. It
+// reports whether the node answered statusAuth.
+func guess(n *Node, local net.Addr, patience time.Duration) (bool, error) {
+	d := net.Dialer{LocalAddr: local, Timeout: patience}
+	conn, err := d.Dial("tcp", n.Addr().String())
+	if err != nil {
+		return false, err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(patience))
+	h, err := newHello("mallory@"+Atom(ShortHostname()), 0)
+	if err != nil {
+		return false, err
+	}
+	var msg bytes.Buffer
+	writeHello(&msg, true, 0, h, nil)
+	if _, err := conn.Write(msg.Bytes()); err != nil {
+		return false, err
+	}
+	if _, err := io.ReadFull(conn, make([]byte, challengeLen(n.Name()))); err != nil {
+		return false, err
+	}
+	if _, err := conn.Write(append([]byte{statusOK}, make([]byte, proofLen)...)); err != nil {
+		return false, err
+	}
+	var v [1]byte
+	if _, err := io.ReadFull(conn, v[:]); err != nil {
+		return false, err
+	}
+	return v[0] == statusAuth, nil
+}
+
+// flood runs workers goroutines sending wrong proofs to n until stop is
+// closed; from(i, j) is the source address of worker i's j-th guess. It
+// returns a function that waits for the workers and gives the number of
+// verdicts they received.
+func flood(n *Node, workers int, patience time.Duration, from func(i, j int) net.Addr, stop <-chan struct{}) func() int64 {
+	var wg sync.WaitGroup
+	var verdicts atomic.Int64
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; ; j++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if ok, _ := guess(n, from(i, j), patience); ok {
+					verdicts.Add(1)
+				}
+			}
+		}()
+	}
+	return func() int64 {
+		wg.Wait()
+		return verdicts.Load()
+	}
+}
+
+// eventually waits until cond holds, checking it every millisecond.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(10 * time.Second)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("waited 10s in vain: %s", what)
 		}
 	}
-	blog.wait(fmt.Sprint(authFailThreshold), "failed handshakes", "127.0.0.1")
-	// The next handshake from 127.0.0.1 would wait.
-	b.limit.mu.Lock()
-	failures := -1
-	if e := b.limit.m["127.0.0.1"]; e != nil {
-		failures = e.failures
+}
+
+// relink drops the link between a and b and waits until b has seen it go.
+func relink(t *testing.T, a, b *Node) {
+	t.Helper()
+	down := make(chan struct{}, 1)
+	stop := b.Watch(func(peer Atom, up bool, _ error) {
+		if peer == a.Name() && !up {
+			select {
+			case down <- struct{}{}:
+			default:
+			}
+		}
+	})
+	defer stop()
+	a.Disconnect(b.Name())
+	if !slices.Contains(b.Nodes(), a.Name()) {
+		return
 	}
-	b.limit.mu.Unlock()
-	if authDelay(failures) != authDelayBase {
-		t.Fatalf("127.0.0.1 has %d failures on record, want %d", failures, authFailThreshold)
+	select {
+	case <-down:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s still links to %s", b.Name(), a.Name())
 	}
+}
+
+// TestHandshakeFloodLocksNoOneOut: while six connections from 127.0.0.1
+// keep sending wrong proofs, a node with the right cookie, dialling from
+// the same address, makes fresh links again and again, each within a second.
+func TestHandshakeFloodLocksNoOneOut(t *testing.T) {
+	c := newTestCluster(t)
+	b, _ := c.startTLS("b", "right", nil)
 	good := c.start("good", "right")
-	if err := good.Ping(ctx, b.Name()); err != nil {
-		t.Fatalf("ping with the right cookie: %v", err)
+	stop := make(chan struct{})
+	turns0 := b.limit.turns()
+	start := time.Now()
+	wait := flood(b, 6, 5*time.Second, func(int, int) net.Addr { return nil }, stop)
+	defer func() {
+		close(stop)
+		wait()
+	}()
+	// Let the flood build up: its first hundred verdicts.
+	eventually(t, "the flood reaches the node", func() bool { return b.limit.turns() >= turns0+100 })
+	var took []time.Duration
+	for i := range 24 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		t0 := time.Now()
+		err := good.Ping(ctx, b.Name())
+		d := time.Since(t0)
+		cancel()
+		if err != nil {
+			t.Fatalf("link %d with the right cookie under the flood: %v (after %v)", i, err, d)
+		}
+		took = append(took, d)
+		relink(t, good, b)
 	}
-	if n := b.limit.size(); n != 0 {
-		t.Fatalf("%d limiter entries after a good handshake", n)
+	elapsed := time.Since(start)
+	checks := b.limit.turns() - turns0
+	slices.Sort(took)
+	t.Logf("24 fresh links under a flood from the same address: p50 %v, p99 %v; the node checked %d proofs in %v (%.0f/s)",
+		took[len(took)/2], took[len(took)*99/100], checks, elapsed.Round(time.Millisecond), float64(checks)/elapsed.Seconds())
+}
+
+// TestHandshakeRateBound: a flood of wrong proofs from many addresses, each
+// guesser giving up after 50ms, gets at most the node's HandshakeRate of
+// verdicts a second (plus the burst), all addresses together.
+func TestHandshakeRateBound(t *testing.T) {
+	c := newTestCluster(t)
+	cfg := c.config("b", "right")
+	cfg.HandshakeRate = 50
+	b, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	var tries atomic.Int64
+	from := func(i, j int) net.Addr {
+		tries.Add(1)
+		k := i*100000 + j
+		return &net.TCPAddr{IP: net.IPv4(127, byte(1+k>>16%200), byte(k>>8), byte(k))}
+	}
+	stop := make(chan struct{})
+	t0 := time.Now()
+	wait := flood(b, 16, 50*time.Millisecond, from, stop)
+	time.AfterFunc(time.Second, func() { close(stop) })
+	verdicts := wait()
+	elapsed := time.Since(t0)
+	bound := int64(float64(cfg.HandshakeRate)*elapsed.Seconds() + float64(cfg.HandshakeRate)/10 + 1)
+	t.Logf("%d guesses from %d addresses in %v got %d verdicts (bound %d)", tries.Load(), tries.Load(), elapsed.Round(time.Millisecond), verdicts, bound)
+	if verdicts > bound {
+		t.Fatalf("%d verdicts in %v: over the bound of %d", verdicts, elapsed, bound)
+	}
+	if tries.Load() < 2*bound {
+		t.Fatalf("only %d guesses: the flood did not test the bound", tries.Load())
+	}
+	if checks := b.limit.turns(); checks > uint64(bound) {
+		t.Fatalf("the node checked %d proofs: over the bound of %d", checks, bound)
+	}
+}
+
+// TestRefusalsSummedUp: many refused handshakes make a few log lines, then
+// one summary, not a line each.
+func TestRefusalsSummedUp(t *testing.T) {
+	c := newTestCluster(t)
+	b, blog := c.startTLS("b", "right", nil)
+	const n = 200
+	for i := range n {
+		if ok, err := guess(b, nil, 5*time.Second); !ok {
+			t.Fatalf("guess %d: no verdict: %v", i, err)
+		}
+	}
+	b.Close() // writes the window's summary
+	line := blog.wait(fmt.Sprintf("refused %d more connections from 1 address in the last", n-authLogFirst), "mallory@", "authentication failed")
+	t.Log(line)
+	blog.mu.Lock()
+	defer blog.mu.Unlock()
+	refusals := 0
+	for _, l := range blog.lines {
+		if strings.Contains(l, "refused") {
+			refusals++
+		}
+	}
+	if refusals != authLogFirst+1 {
+		t.Fatalf("%d refused handshakes made %d log lines, want %d", n, refusals, authLogFirst+1)
+	}
+}
+
+// TestHandshakeWaitGivesUp: a proof that cannot get a turn before its
+// handshake deadline is dropped with a timeout, and the turns it would have
+// had go to others.
+func TestHandshakeWaitGivesUp(t *testing.T) {
+	l := newAuthLimiter(1, t.Logf)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// No run: no turn is ever handed out.
+	err := l.wait(ctx, "192.0.2.1", time.Now().Add(20*time.Millisecond), nil)
+	if !errors.Is(err, ErrNodeDown) || !strings.Contains(err.Error(), "waiting for a turn") {
+		t.Fatalf("wait past the deadline: %v", err)
+	}
+	if l.grant() {
+		t.Fatal("a turn went to a proof that gave up")
+	}
+	// Addresses take turns; each address's proofs go oldest first.
+	got := make(chan string, 4)
+	var wg sync.WaitGroup
+	for i, k := range []string{"a1", "a2", "b1"} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.wait(ctx, k[:1], time.Now().Add(time.Minute), nil); err == nil {
+				got <- k
+			}
+		}()
+		eventually(t, k+" waits", func() bool {
+			l.mu.Lock()
+			defer l.mu.Unlock()
+			queued := 0
+			for _, q := range l.queues {
+				queued += len(q)
+			}
+			return queued == i+1
+		})
+	}
+	var order []string
+	for range 3 {
+		if !l.grant() {
+			t.Fatal("no proof waiting")
+		}
+		order = append(order, <-got)
+	}
+	wg.Wait()
+	if want := []string{"a1", "b1", "a2"}; !slices.Equal(order, want) {
+		t.Fatalf("turns went %v, want %v", order, want)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"time"
 )
@@ -223,8 +224,9 @@ func refusalError(msg string) error {
 
 // serverHandshake runs the accepting side up to the client's proof. It returns
 // the client's hello once the client proved the cookie; the caller sends the
-// verdict.
-func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
+// verdict. The proof is checked in its turn (see authLimiter), before
+// deadline.
+func (n *Node) serverHandshake(conn net.Conn, deadline time.Time) (hello, error) {
 	// The caller set one deadline for the whole handshake (TLS included).
 	var magic [4]byte
 	if _, err := io.ReadFull(conn, magic[:]); err != nil {
@@ -278,6 +280,9 @@ func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
 	if _, err := io.ReadFull(conn, answer[:]); err != nil {
 		return them, fmt.Errorf("reading the answer: %w", netErr(err))
 	}
+	if err := n.awaitTurn(conn, deadline); err != nil {
+		return them, err
+	}
 	want := proof(cookie, "gsh-client", them.nonce[:], me.nonce[:], them.name, n.name)
 	if !hmac.Equal(want, answer[:]) {
 		conn.Write([]byte{statusAuth})
@@ -285,6 +290,36 @@ func (n *Node) serverHandshake(conn net.Conn) (hello, error) {
 	}
 	them.proof = proof(cookie, "gsh-server", them.nonce[:], me.nonce[:], them.name, n.name)
 	return them, nil
+}
+
+// awaitTurn waits for the turn to check a proof that came on conn (see
+// authLimiter). The peer sends nothing more until the verdict, so a read
+// that ends before the turn comes means it hung up (or broke the protocol):
+// its turn goes to others.
+func (n *Node) awaitTurn(conn net.Conn, deadline time.Time) error {
+	if n.limit == nil {
+		return nil
+	}
+	hung, read := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(read)
+		var b [1]byte
+		if _, err := conn.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+			close(hung)
+		}
+	}()
+	err := n.limit.wait(n.ctx, authKey(conn.RemoteAddr()), deadline, hung)
+	conn.SetReadDeadline(time.Now()) // ends the read
+	<-read
+	conn.SetReadDeadline(deadline)
+	if err == nil {
+		select {
+		case <-hung:
+			return fmt.Errorf("%s sent more than its proof: %w", conn.RemoteAddr(), ErrProtocol)
+		default:
+		}
+	}
+	return err
 }
 
 // verdict is the accepting side's last message: status and its own proof.

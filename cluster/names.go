@@ -72,10 +72,8 @@ func SplitName(node Atom) (name, host string, err error) {
 		return "", "", fmt.Errorf("%q is not name@host: %w", s, ErrBadName)
 	}
 	name, host = s[:i], s[i+1:]
-	for _, r := range name {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return "", "", fmt.Errorf("%q: the name part may hold letters, digits, _ and - only: %w", s, ErrBadName)
-		}
+	if !validAlive(name) {
+		return "", "", fmt.Errorf("%q: the name part may hold letters, digits, _ and - only: %w", s, ErrBadName)
 	}
 	for _, r := range host {
 		if !(r == '_' || r == '-' || r == '.' || r == ':' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
@@ -83,6 +81,20 @@ func SplitName(node Atom) (name, host string, err error) {
 		}
 	}
 	return name, host, nil
+}
+
+// validAlive reports whether name is a valid name part (before the '@'):
+// ASCII letters, digits, _ and -, at most maxNameLen bytes.
+func validAlive(name string) bool {
+	if name == "" || len(name) > maxNameLen {
+		return false
+	}
+	for _, r := range name {
+		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // isLocalHost reports whether host names this machine, so that its port

@@ -42,6 +42,11 @@ type Config struct {
 	// cookie's on the accepting side, each on the dialling side) and a
 	// port mapper exchange.
 	HandshakeTimeout time.Duration
+	// HandshakeRate bounds how many cookie proofs the node checks a second,
+	// from all peers together: the rate at which anyone can guess the
+	// cookie. A proof over the rate waits its turn (addresses take turns)
+	// within its handshake deadline; none is refused for it.
+	HandshakeRate int
 	// CallTimeout applies to a Call whose context has no deadline.
 	CallTimeout time.Duration
 	// TickTime is how long a silent link may go before it is declared
@@ -89,6 +94,7 @@ func DefaultConfig() *Config {
 		ListenAddr:       ":0",
 		MapperPort:       DefaultMapperPort,
 		HandshakeTimeout: 5 * time.Second,
+		HandshakeRate:    1000,
 		CallTimeout:      30 * time.Second,
 		TickTime:         15 * time.Second,
 		MaxFrameSize:     64 << 20,
@@ -112,6 +118,9 @@ func (c *Config) Verify() error {
 	}
 	if c.HandshakeTimeout <= 0 || c.CallTimeout <= 0 || c.TickTime <= 0 {
 		return errors.New("timeouts must be positive")
+	}
+	if c.HandshakeRate <= 0 {
+		return errors.New("HandshakeRate must be positive")
 	}
 	if c.MaxFrameSize < 1024 {
 		return errors.New("MaxFrameSize must be at least 1024")
@@ -139,7 +148,7 @@ type Node struct {
 
 	ln    net.Listener
 	reg   atomic.Pointer[Registration]
-	limit *authLimiter // nil: handshake failures are not slowed down
+	limit *authLimiter // turns to check cookie proofs; nil: no limit
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -209,7 +218,7 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		return n, nil
 	}
 	n.alive, _, _ = SplitName(c.Name)
-	n.limit = newAuthLimiter(n.logf)
+	n.limit = newAuthLimiter(c.HandshakeRate, n.logf)
 	ln, err := net.Listen("tcp", c.ListenAddr)
 	if err != nil {
 		n.cancel()
@@ -229,9 +238,13 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	}
 	n.reg.Store(reg)
 	n.globals()
-	n.wg.Add(2)
+	n.wg.Add(3)
 	go n.acceptLoop()
 	go n.keepRegistered()
+	go func(l *authLimiter) {
+		defer n.wg.Done()
+		l.run(n.ctx)
+	}(n.limit)
 	return n, nil
 }
 
@@ -570,43 +583,23 @@ func (n *Node) acceptLoop() {
 	}
 }
 
-// accept runs the handshake for a connection another node made: after the
-// wait that the address's recent failures impose, TLS when configured, then
-// the cookie handshake.
+// accept runs the handshake for a connection another node made: TLS when
+// configured, then the cookie handshake.
 func (n *Node) accept(conn net.Conn) {
-	key := authKey(conn.RemoteAddr())
-	if n.limit != nil {
-		wait, ok := n.limit.admit(key)
-		if !ok {
-			conn.Close()
-			return
-		}
-		if wait > 0 {
-			t := time.NewTimer(wait)
-			select {
-			case <-t.C:
-			case <-n.ctx.Done():
-				t.Stop()
-				conn.Close()
-				return
-			}
-		}
-	}
 	secure, them, err := n.serverSide(conn)
 	if err != nil {
 		who := "a peer"
 		if them.name != "" {
 			who = "a node calling itself " + string(them.name)
 		}
-		n.logf("refused a connection from %s at %s: %v", who, conn.RemoteAddr(), err)
-		if n.limit != nil && authFailure(err, them) {
-			n.limit.fail(key)
+		line := fmt.Sprintf("refused a connection from %s at %s: %v", who, conn.RemoteAddr(), err)
+		if n.limit != nil {
+			n.limit.refused(authKey(conn.RemoteAddr()), line)
+		} else {
+			n.logf("%s", line)
 		}
 		conn.Close()
 		return
-	}
-	if n.limit != nil {
-		n.limit.succeed(key)
 	}
 	conn = secure
 	n.mu.Lock()
@@ -650,7 +643,8 @@ func (n *Node) accept(conn net.Conn) {
 // handshake on a connection another node made. It returns the connection
 // the link runs on: conn itself, or the TLS connection over it.
 func (n *Node) serverSide(conn net.Conn) (net.Conn, hello, error) {
-	conn.SetDeadline(time.Now().Add(n.cfg.HandshakeTimeout))
+	deadline := time.Now().Add(n.cfg.HandshakeTimeout)
+	conn.SetDeadline(deadline)
 	var first [len(handshakeMagic)]byte
 	if _, err := io.ReadFull(conn, first[:]); err != nil {
 		return nil, hello{}, fmt.Errorf("reading hello: %w", netErr(err))
@@ -660,23 +654,12 @@ func (n *Node) serverSide(conn net.Conn) (net.Conn, hello, error) {
 		if err != nil {
 			return nil, hello{}, err
 		}
-		them, err := n.serverHandshake(tc)
+		them, err := n.serverHandshake(tc, deadline)
 		return tc, them, err
 	}
 	if first[0] == 0x16 && first[1] == 0x03 { // a TLS handshake record
 		return nil, hello{}, fmt.Errorf("not a gsh handshake but a TLS one: the peer runs with -tls_cert, -tls_key and -tls_ca, this node without: %w", ErrProtocol)
 	}
-	them, err := n.serverHandshake(&prefixConn{Conn: conn, prefix: first[:]})
+	them, err := n.serverHandshake(&prefixConn{Conn: conn, prefix: first[:]}, deadline)
 	return conn, them, err
-}
-
-// authFailure reports whether a refused handshake counts against its
-// address: a wrong cookie, a TLS failure, or a client that took the
-// challenge and did not answer it.
-// Garbage and mismatched name kinds do not count.
-func authFailure(err error, them hello) bool {
-	if errors.Is(err, ErrAuth) || errors.Is(err, ErrTLS) {
-		return true
-	}
-	return them.name != "" && !errors.Is(err, ErrNameType) && !errors.Is(err, ErrBadName)
 }

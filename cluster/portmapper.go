@@ -20,7 +20,6 @@ import (
 	"sync"
 	"syscall"
 	"time"
-	"unicode/utf8"
 )
 
 // epmd request and response codes.
@@ -384,10 +383,11 @@ func pmLocalPeer(c net.Conn) bool {
 	return ok && la.IP.Equal(ra.IP)
 }
 
-// pmValidName reports whether a node name is one the mapper accepts.
+// pmValidName reports whether a node name is one the mapper accepts: the
+// name part of a node name, as nodes check it (letters, digits, _ and -),
+// so that no name can forge a line of the NAMES answer.
 func pmValidName(name []byte) bool {
-	return len(name) > 0 && len(name) <= epmdMaxName &&
-		utf8.Valid(name) && !slices.Contains(name, 0)
+	return len(name) <= epmdMaxName && validAlive(string(name))
 }
 
 // pmParseAlive2 decodes an ALIVE2_REQ body (after the code byte).
@@ -646,7 +646,7 @@ func (r *Registration) watch() {
 
 // pmCheckName checks a node name (the part before '@') on the client side.
 func pmCheckName(name string) error {
-	if strings.ContainsRune(name, '@') || !pmValidName([]byte(name)) {
+	if !pmValidName([]byte(name)) {
 		return fmt.Errorf("node name %q: %w", name, ErrBadName)
 	}
 	return nil

@@ -704,3 +704,44 @@ func FuzzPortMapperRequest(f *testing.F) {
 		m.Close()
 	})
 }
+
+// TestPortMapperRefusesForgedNames: a raw client registering names a node
+// could not have (a newline that would forge a NAMES line, a space, '@',
+// control characters, too long) is refused; NAMES lists only real nodes.
+func TestPortMapperRefusesForgedNames(t *testing.T) {
+	m, addr, _ := pmStart(t, 200*time.Millisecond)
+	ctx := pmCtx(t)
+	r, err := RegisterNode(ctx, addr, "bilbo", 4242, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, name := range []string{
+		"x at port 1\nname gandalf", "x\rname gandalf", "two words", "a@b", "tab\t", "bell\a",
+		"é", strings.Repeat("x", epmdMaxName+1),
+	} {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(pmAlive2(name, 1, 6, "")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(c)
+		c.Close()
+		if want := []byte{epmdAlive2X, 1, 0, 0, 0, 0}; err != nil || !bytes.Equal(got, want) {
+			t.Errorf("ALIVE2 of %q: answer %q, %v; want a refusal %q", name, got, err, want)
+		}
+	}
+	list, err := ListNodes(ctx, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 1 || list[0].Name != "bilbo" || list[0].Port != 4242 {
+		t.Errorf("NAMES lists %+v, want bilbo alone", list)
+	}
+	if names := m.Names(); len(names) != 1 {
+		t.Errorf("Names() = %+v, want bilbo alone", names)
+	}
+}

@@ -112,6 +112,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	waited := make(chan struct{})
 	go func() {
 		n.wg.Wait()
+		n.flushRefusals()
 		close(waited)
 	}()
 	select {
@@ -138,7 +139,16 @@ func (n *Node) Close() error {
 		l.close(ErrClosed)
 	}
 	n.wg.Wait()
+	n.flushRefusals()
 	return nil
+}
+
+// flushRefusals logs the handshake refusals not yet summed up, once the
+// handshakes have ended.
+func (n *Node) flushRefusals() {
+	if n.limit != nil {
+		n.limit.flush()
+	}
 }
 
 // stop marks the node closed, stops the listener and the registration and

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -470,13 +471,18 @@ func cookie(o *options, stderr io.Writer) (string, error) {
 	return cluster.ReadCookieFile(cluster.DefaultCookiePath())
 }
 
-// spawnPortMapper starts "gsh -portmapper" detached from this process.
+// spawnPortMapper starts "gsh -portmapper" detached from this process. It
+// outlives the node, so it gets the node's environment without the cookie.
 func spawnPortMapper(port int) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	cmd := exec.Command(exe, "-portmapper", "-epmd_port", strconv.Itoa(port))
+	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return strings.Contains(strings.ToUpper(k), "COOKIE")
+	})
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return err
