@@ -142,6 +142,7 @@ type Node struct {
 	exitHooks []func(*Process)
 	gOnce     sync.Once
 	g         *globalTable
+	known     transitiveDials // nodes peers named, to connect to
 	creationV uint32
 }
 
