@@ -331,7 +331,7 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 		if !ok {
 			err = fmt.Errorf("malformed request: %w", ErrProtocol)
 		} else {
-			result, err = n.serve(l.peer, req)
+			result, err = l.serveWatched(s, br, req)
 		}
 		out, err := encodeReply(buf[:0], n.name, result, err)
 		if err != nil {
@@ -375,8 +375,40 @@ func parseRequest(v any) (request, bool) {
 	return request{m, f, args, time.Duration(ms) * time.Millisecond}, ok1 && ok2 && ok3 && ok4
 }
 
+// serveWatched serves req while watching its stream: when the caller gives
+// up (it closes the stream) or the link goes, the call's context is
+// cancelled, which interrupts the function.
+func (l *link) serveWatched(s *yamux.Stream, br *bufio.Reader, req request) (any, error) {
+	ctx, cancel := context.WithCancel(l.n.ctx)
+	defer cancel()
+	var served atomic.Bool
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		// A caller sends nothing more before the reply: the read ends when
+		// it closes the stream, the link closes, or the call is served.
+		if _, err := br.Peek(1); err != nil && !served.Load() {
+			cancel()
+		}
+	}()
+	result, err := l.n.serveCtx(ctx, l.peer, req)
+	served.Store(true)
+	s.SetReadDeadline(time.Unix(1, 0))
+	<-watched
+	s.SetReadDeadline(time.Time{})
+	if l.closing() {
+		s.SetReadDeadline(time.Unix(1, 0))
+	}
+	return result, err
+}
+
 // serve runs one request with the Handler, turning a panic into an error.
 func (n *Node) serve(from Atom, req request) (result any, err error) {
+	return n.serveCtx(n.ctx, from, req)
+}
+
+// serveCtx is serve within ctx.
+func (n *Node) serveCtx(ctx context.Context, from Atom, req request) (result any, err error) {
 	switch req.module {
 	case spawnModule:
 		if from != n.name {
@@ -388,7 +420,6 @@ func (n *Node) serve(from Atom, req request) (result any, err error) {
 	if n.cfg.Handler == nil {
 		return nil, fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule)
 	}
-	ctx := n.ctx
 	if req.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, req.timeout)
