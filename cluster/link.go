@@ -46,6 +46,9 @@ type link struct {
 
 	ylog yamuxLog // why yamux ended the session, when it did
 
+	streams  atomic.Int64 // streams the peer opened that are being served
+	refusing atomic.Bool  // a stream was refused for MaxStreams (logged once)
+
 	once sync.Once
 	err  error // why the link closed, set before done is closed
 	done chan struct{}
@@ -277,12 +280,33 @@ func (l *link) acceptStreams() {
 		if err != nil {
 			return
 		}
+		if l.streams.Add(1) > int64(l.n.cfg.MaxStreams)+1 {
+			l.streams.Add(-1)
+			l.refuseStream(s)
+			continue
+		}
 		l.n.wg.Add(1)
 		go func() {
 			defer l.n.wg.Done()
+			defer l.streams.Add(-1)
 			l.serveStream(s)
 		}()
 	}
+}
+
+// refuseStream answers a stream past MaxStreams with an error, as the
+// reply to the call it would carry, and closes it.
+func (l *link) refuseStream(s *yamux.Stream) {
+	n := l.n
+	if !l.refusing.Swap(true) {
+		n.logf("%s has %d streams open to this node, the most it may (cluster.Config.MaxStreams): refusing new ones", l.peer, n.cfg.MaxStreams)
+	}
+	err := fmt.Errorf("%s refuses a new stream from %s, which has %d open already: %w", n.name, l.peer, n.cfg.MaxStreams, ErrTooLarge)
+	if out, eerr := encodeReply(nil, n.name, nil, err); eerr == nil {
+		s.SetWriteDeadline(time.Now().Add(time.Second))
+		s.Write(out)
+	}
+	l.closeStream(s)
 }
 
 // serveStream serves one stream the peer opened.
@@ -293,10 +317,18 @@ func (l *link) serveStream(s *yamux.Stream) {
 	}
 	defer l.stopReading(s)
 	br := bufio.NewReaderSize(s, 4096)
-	kind, err := br.ReadByte()
-	if err != nil {
+	// A stream whose kind and first frame's length do not come within
+	// TickTime is dropped, so that idle streams cannot keep their place
+	// under MaxStreams.
+	s.SetReadDeadline(time.Now().Add(l.n.cfg.TickTime))
+	if _, err := br.Peek(5); err != nil {
 		return
 	}
+	s.SetReadDeadline(time.Time{})
+	if l.closing() {
+		return
+	}
+	kind, _ := br.ReadByte()
 	switch kind {
 	case streamCall:
 		l.serveCalls(s, br)
@@ -665,6 +697,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		out = append(out, streamCall)
 	}
 	start := len(out)
+	fresh := cs.new
 	out = append(out, 0, 0, 0, 0)
 	out, err = Encode(out, []any{module, function, args, int(time.Until(deadline) / time.Millisecond)})
 	if err != nil {
@@ -702,6 +735,11 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 			if err != nil {
 				l.close(fmt.Errorf("bad reply: %w", err))
 				return nil, fmt.Errorf("reply from %s: %w", peer, err)
+			}
+			re, _ := v.(*RemoteError)
+			if fresh && re != nil && errors.Is(re, ErrTooLarge) {
+				// The peer may have refused the stream itself.
+				reuse = false
 			}
 			if reuse {
 				l.putStream(cs)

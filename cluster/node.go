@@ -49,6 +49,11 @@ type Config struct {
 	TickTime time.Duration
 	// MaxFrameSize bounds one encoded request or reply.
 	MaxFrameSize int
+	// MaxStreams bounds the streams a peer may have open on its link to
+	// this node at once (a call holds one while it runs, and idle ones
+	// wait for the next call; signals take one more): past it a new
+	// stream is refused, and the call on it fails with ErrTooLarge.
+	MaxStreams int
 	// Handler runs the calls other nodes make; nil answers every call with
 	// ErrUnknownModule.
 	Handler Handler
@@ -81,6 +86,7 @@ func DefaultConfig() *Config {
 		CallTimeout:      30 * time.Second,
 		TickTime:         15 * time.Second,
 		MaxFrameSize:     64 << 20,
+		MaxStreams:       1024,
 	}
 }
 
@@ -102,6 +108,9 @@ func (c *Config) Verify() error {
 	}
 	if c.MaxFrameSize < 1024 {
 		return errors.New("MaxFrameSize must be at least 1024")
+	}
+	if c.MaxStreams < 1 {
+		return errors.New("MaxStreams must be at least 1")
 	}
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
 		return errors.New("the TLS configuration has no certificate")
