@@ -321,7 +321,7 @@ func (l *link) serveStream(s *yamux.Stream) {
 	// TickTime is dropped, so that idle streams cannot keep their place
 	// under MaxStreams.
 	s.SetReadDeadline(time.Now().Add(l.n.cfg.TickTime))
-	if _, err := br.Peek(5); err != nil {
+	if _, err := br.Peek(5); err != nil && (br.Buffered() == 0 || errors.Is(err, yamux.ErrTimeout)) {
 		return
 	}
 	s.SetReadDeadline(time.Time{})
