@@ -34,6 +34,7 @@ import (
 	"bytes"
 	"cmp"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"reflect"
@@ -88,6 +89,15 @@ type DecodeLimits struct {
 	MaxElements int
 	// MaxBytes is the longest a single string, byte string or atom may be.
 	MaxBytes int
+	// MaxMemory bounds the memory one decoded value may take, beyond the
+	// size of its encoding: a value decoded from n bytes may take at most
+	// n + MaxMemory bytes, as estimated by what Go spends on each part (16
+	// bytes a list element, 24 a list, 48 a map and each of its entries,
+	// 8 an int or float, 16 plus its length a string, 24 plus its length
+	// a byte string). So a frame cannot expand far beyond its own size:
+	// one of empty lists within every other limit (about 16 times its
+	// size) is refused.
+	MaxMemory int
 }
 
 // DefaultDecodeLimits are the limits that Decode applies. Encode applies
@@ -97,11 +107,12 @@ var DefaultDecodeLimits = DecodeLimits{
 	MaxDepth:    64,
 	MaxElements: 1 << 20,
 	MaxBytes:    64 << 20,
+	MaxMemory:   64 << 20,
 }
 
 // wireBuiltinLimits back DefaultDecodeLimits when one of its fields is not
 // positive.
-var wireBuiltinLimits = DecodeLimits{MaxDepth: 64, MaxElements: 1 << 20, MaxBytes: 64 << 20}
+var wireBuiltinLimits = DecodeLimits{MaxDepth: 64, MaxElements: 1 << 20, MaxBytes: 64 << 20, MaxMemory: 64 << 20}
 
 // wireMaxDepthCap is the hard cap on MaxDepth.
 const wireMaxDepthCap = 10000
@@ -111,7 +122,7 @@ const wireMaxDepthCap = 10000
 const wireMaxIndirect = 64
 
 func (l DecodeLimits) resolve() DecodeLimits {
-	if l.MaxDepth > 0 && l.MaxDepth <= wireMaxDepthCap && l.MaxElements > 0 && l.MaxBytes > 0 {
+	if l.MaxDepth > 0 && l.MaxDepth <= wireMaxDepthCap && l.MaxElements > 0 && l.MaxBytes > 0 && l.MaxMemory > 0 {
 		return l
 	}
 	if l.MaxDepth <= 0 {
@@ -133,6 +144,12 @@ func (l DecodeLimits) resolve() DecodeLimits {
 		l.MaxBytes = DefaultDecodeLimits.MaxBytes
 		if l.MaxBytes <= 0 {
 			l.MaxBytes = wireBuiltinLimits.MaxBytes
+		}
+	}
+	if l.MaxMemory <= 0 {
+		l.MaxMemory = DefaultDecodeLimits.MaxMemory
+		if l.MaxMemory <= 0 {
+			l.MaxMemory = wireBuiltinLimits.MaxMemory
 		}
 	}
 	return l
@@ -190,7 +207,33 @@ func wireEncode(dst []byte, v any, node Atom) (out []byte, err error) {
 	if err := e.value(v, 0, 0); err != nil {
 		return dst, err
 	}
+	if err := wireCheckMemory(e.buf[len(dst):], e.lim); err != nil {
+		return dst, err
+	}
 	return e.buf, nil
+}
+
+// wireMaxExpansion bounds the memory a decoded value takes per byte of its
+// encoding, as the decoder estimates it (an empty map in a list: 64 bytes
+// for one).
+const wireMaxExpansion = 64
+
+// wireCheckMemory refuses an encoding that a peer would refuse for the
+// memory its value takes (see DecodeLimits.MaxMemory). Encodings small
+// enough that they cannot be over are not walked.
+func wireCheckMemory(enc []byte, lim DecodeLimits) error {
+	if len(enc) <= (lim.MaxMemory-wireCostSlot)/(wireMaxExpansion-1) {
+		return nil
+	}
+	d := wireDecoder{data: enc, lim: lim, measure: true}
+	if _, err := d.top(); err != nil {
+		if errors.Is(err, ErrTooLarge) {
+			return fmt.Errorf("cannot send a value of %d bytes that takes more than %d bytes in memory once decoded (its size + %d): %w",
+				len(enc), len(enc)+lim.MaxMemory, lim.MaxMemory, ErrTooLarge)
+		}
+		return err
+	}
+	return nil
 }
 
 func wireBadType(t reflect.Type) error {
@@ -820,7 +863,7 @@ func Decode(data []byte) (any, error) {
 // DefaultDecodeLimits.
 func DecodeWith(data []byte, lim DecodeLimits) (any, error) {
 	d := wireDecoder{data: data, lim: lim.resolve()}
-	v, err := d.value(0)
+	v, err := d.top()
 	if err != nil {
 		return nil, err
 	}
@@ -840,6 +883,47 @@ type wireDecoder struct {
 	pos   int
 	lim   DecodeLimits
 	arena string
+	// budget is the memory, in bytes, that the rest of the value may
+	// take (see DecodeLimits.MaxMemory).
+	budget int
+	// measure walks the value to charge its memory without building it.
+	measure bool
+}
+
+// Memory estimates of decoded parts, in bytes (64-bit Go).
+const (
+	wireCostSlot   = 16 // an interface: a list element, a map key or value
+	wireCostList   = 24 // a non-empty []any's header
+	wireCostMap    = 48 // a map header, and each entry
+	wireCostNumber = 8  // an int or float held in an interface
+	wireCostString = 16 // a string header
+	wireCostBytes  = 24 // a []byte header
+	wireCostPid    = 32
+	wireCostError  = 48
+	wireCostTime   = 24
+)
+
+// wireEmptyList is the one empty list every decoded empty array shares: it
+// has no element to change, and appending to it copies.
+var wireEmptyList any = []any{}
+
+// top reads the value that fills the input, within the memory budget.
+func (d *wireDecoder) top() (any, error) {
+	d.budget = len(d.data) + d.lim.MaxMemory
+	if err := d.charge(wireCostSlot); err != nil { // the interface holding it
+		return nil, err
+	}
+	return d.value(0)
+}
+
+// charge takes n bytes from the budget, or fails when it is spent.
+func (d *wireDecoder) charge(n int) error {
+	d.budget -= n
+	if d.budget < 0 {
+		return fmt.Errorf("decode: a value of %d bytes would take more than %d bytes in memory (its size + %d): %w",
+			len(d.data), len(d.data)+d.lim.MaxMemory, d.lim.MaxMemory, ErrTooLarge)
+	}
+	return nil
 }
 
 func (d *wireDecoder) malformed(format string, args ...any) error {
@@ -949,6 +1033,12 @@ func (d *wireDecoder) text(arg uint64) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if err := d.charge(wireCostString + len(p)); err != nil {
+		return "", err
+	}
+	if d.measure {
+		return "", nil
+	}
 	if len(d.data) <= wireArenaMax {
 		if d.arena == "" {
 			d.arena = string(d.data)
@@ -1008,6 +1098,9 @@ func (d *wireDecoder) value(depth int) (any, error) {
 	}
 	switch ib & 0xe0 {
 	case wireMajUint:
+		if err := d.charge(wireCostNumber); err != nil {
+			return nil, err
+		}
 		if arg <= math.MaxInt {
 			return int(arg), nil
 		}
@@ -1015,6 +1108,9 @@ func (d *wireDecoder) value(depth int) (any, error) {
 	case wireMajNeg:
 		if arg > math.MaxInt64 {
 			return nil, d.malformed("negative integer below math.MinInt64")
+		}
+		if err := d.charge(wireCostNumber); err != nil {
+			return nil, err
 		}
 		n := -1 - int64(arg)
 		if n >= math.MinInt {
@@ -1026,6 +1122,13 @@ func (d *wireDecoder) value(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := d.charge(wireCostBytes + n); err != nil {
+			return nil, err
+		}
+		if d.measure {
+			d.pos += n
+			return nil, nil
+		}
 		p := make([]byte, n)
 		copy(p, d.data[d.pos:])
 		d.pos += n
@@ -1036,6 +1139,20 @@ func (d *wireDecoder) value(depth int) (any, error) {
 		n, err := d.count(arg, 1, depth)
 		if err != nil {
 			return nil, err
+		}
+		if n == 0 {
+			return wireEmptyList, nil
+		}
+		if err := d.charge(wireCostList + n*wireCostSlot); err != nil {
+			return nil, err
+		}
+		if d.measure {
+			for range n {
+				if _, err := d.value(depth + 1); err != nil {
+					return nil, err
+				}
+			}
+			return nil, nil
 		}
 		a := make([]any, n)
 		for i := range a {
@@ -1075,6 +1192,9 @@ func (d *wireDecoder) simple(ib byte) (any, error) {
 	default:
 		return nil, d.malformed("unsupported simple value 0x%02x", ib)
 	}
+	if err := d.charge(wireCostNumber); err != nil {
+		return nil, err
+	}
 	if len(d.data)-d.pos-1 < n {
 		return nil, d.truncated()
 	}
@@ -1108,6 +1228,17 @@ func (d *wireDecoder) mapValue(arg uint64, depth int) (any, error) {
 	n, err := d.count(arg, 2, depth)
 	if err != nil {
 		return nil, err
+	}
+	if err := d.charge(wireCostMap + n*(wireCostMap+2*wireCostSlot)); err != nil {
+		return nil, err
+	}
+	if d.measure {
+		for range 2 * n {
+			if _, err := d.value(depth + 1); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
 	}
 	m := make(map[any]any, n)
 	for i := range n {
@@ -1159,6 +1290,9 @@ func (d *wireDecoder) tagged(tag uint64) (any, error) {
 		if err := d.triple("pid"); err != nil {
 			return nil, err
 		}
+		if err := d.charge(wireCostPid); err != nil {
+			return nil, err
+		}
 		node, err := d.nextText("pid node")
 		if err != nil {
 			return nil, err
@@ -1179,6 +1313,9 @@ func (d *wireDecoder) tagged(tag uint64) (any, error) {
 		if err := d.triple("error"); err != nil {
 			return nil, err
 		}
+		if err := d.charge(wireCostError); err != nil {
+			return nil, err
+		}
 		var parts [3]string
 		for i, what := range [3]string{"error node", "error kind", "error message"} {
 			s, err := d.nextText(what)
@@ -1190,9 +1327,15 @@ func (d *wireDecoder) tagged(tag uint64) (any, error) {
 		return &RemoteError{Node: Atom(parts[0]), Kind: parts[1], Msg: parts[2]}, nil
 	case wireTagTime:
 		at := d.pos
+		if err := d.charge(wireCostTime); err != nil {
+			return nil, err
+		}
 		s, err := d.nextText("time")
 		if err != nil {
 			return nil, err
+		}
+		if d.measure {
+			return nil, nil
 		}
 		t, err := time.Parse(time.RFC3339, s)
 		if err != nil {

@@ -799,6 +799,7 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte{0xf9, 0x7e, 0x01})             // half NaN
 	f.Add([]byte{0xa2, 0x01, 0x02, 0x01, 0x03}) // duplicate key
 	f.Add([]byte{0x9f, 0xff})                   // indefinite
+	f.Add(nestedEmptyLists(3, 100))             // lists that expand
 	dm, err := cbor.DecOptions{MaxNestedLevels: 1024, MaxArrayElements: math.MaxInt32, MaxMapPairs: math.MaxInt32}.DecMode()
 	if err != nil {
 		f.Fatal(err)

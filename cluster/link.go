@@ -48,6 +48,9 @@ type link struct {
 
 	ylog yamuxLog // why yamux ended the session, when it did
 
+	streams  atomic.Int64 // streams the peer opened that are being served
+	refusing atomic.Bool  // a stream was refused for MaxStreams (logged once)
+
 	once sync.Once
 	err  error // why the link closed, set before done is closed
 	done chan struct{}
@@ -279,10 +282,33 @@ func (l *link) acceptStreams() {
 		if err != nil {
 			return
 		}
+		if l.streams.Add(1) > int64(l.n.cfg.MaxStreams)+1 {
+			l.streams.Add(-1)
+			l.refuseStream(s)
+			continue
+		}
 		// Not in the node's wait group: a stream may be serving a call
 		// that user code holds up, which Close does not wait for.
-		go l.serveStream(s)
+		go func() {
+			defer l.streams.Add(-1)
+			l.serveStream(s)
+		}()
 	}
+}
+
+// refuseStream answers a stream past MaxStreams with an error, as the
+// reply to the call it would carry, and closes it.
+func (l *link) refuseStream(s *yamux.Stream) {
+	n := l.n
+	if !l.refusing.Swap(true) {
+		n.logf("%s has %d streams open to this node, the most it may (cluster.Config.MaxStreams): refusing new ones", l.peer, n.cfg.MaxStreams)
+	}
+	err := fmt.Errorf("%s refuses a new stream from %s, which has %d open already: %w", n.name, l.peer, n.cfg.MaxStreams, ErrTooLarge)
+	if out, eerr := encodeReply(nil, n.name, nil, err); eerr == nil {
+		s.SetWriteDeadline(time.Now().Add(time.Second))
+		s.Write(out)
+	}
+	l.closeStream(s)
 }
 
 // serveStream serves one stream the peer opened.
@@ -293,10 +319,18 @@ func (l *link) serveStream(s *yamux.Stream) {
 	}
 	defer l.stopReading(s)
 	br := bufio.NewReaderSize(s, 4096)
-	kind, err := br.ReadByte()
-	if err != nil {
+	// A stream whose kind and first frame's length do not come within
+	// TickTime is dropped, so that idle streams cannot keep their place
+	// under MaxStreams.
+	s.SetReadDeadline(time.Now().Add(l.n.cfg.TickTime))
+	if _, err := br.Peek(5); err != nil && (br.Buffered() == 0 || errors.Is(err, yamux.ErrTimeout)) {
 		return
 	}
+	s.SetReadDeadline(time.Time{})
+	if l.closing() {
+		return
+	}
+	kind, _ := br.ReadByte()
 	switch kind {
 	case streamCall:
 		l.serveCalls(s, br)
@@ -333,7 +367,7 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 			err = fmt.Errorf("malformed request: %w", ErrProtocol)
 		} else {
 			c = n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
-			result, err = n.serve(l.peer, req)
+			result, err = l.serveWatched(s, br, req)
 		}
 		out, err := encodeReply(buf[:0], n.name, result, err)
 		if err != nil {
@@ -384,8 +418,40 @@ func parseRequest(v any) (request, bool) {
 	return request{m, f, args, time.Duration(ms) * time.Millisecond}, ok1 && ok2 && ok3 && ok4
 }
 
+// serveWatched serves req while watching its stream: when the caller gives
+// up (it closes the stream) or the link goes, the call's context is
+// cancelled, which interrupts the function.
+func (l *link) serveWatched(s *yamux.Stream, br *bufio.Reader, req request) (any, error) {
+	ctx, cancel := context.WithCancel(l.n.ctx)
+	defer cancel()
+	var served atomic.Bool
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		// A caller sends nothing more before the reply: the read ends when
+		// it closes the stream, the link closes, or the call is served.
+		if _, err := br.Peek(1); err != nil && !served.Load() {
+			cancel()
+		}
+	}()
+	result, err := l.n.serveCtx(ctx, l.peer, req)
+	served.Store(true)
+	s.SetReadDeadline(time.Unix(1, 0))
+	<-watched
+	s.SetReadDeadline(time.Time{})
+	if l.closing() {
+		s.SetReadDeadline(time.Unix(1, 0))
+	}
+	return result, err
+}
+
 // serve runs one request with the Handler, turning a panic into an error.
 func (n *Node) serve(from Atom, req request) (result any, err error) {
+	return n.serveCtx(n.ctx, from, req)
+}
+
+// serveCtx is serve within ctx.
+func (n *Node) serveCtx(ctx context.Context, from Atom, req request) (result any, err error) {
 	switch req.module {
 	case spawnModule:
 		if from != n.name {
@@ -397,7 +463,6 @@ func (n *Node) serve(from Atom, req request) (result any, err error) {
 	if n.cfg.Handler == nil {
 		return nil, fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule)
 	}
-	ctx := n.ctx
 	if req.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, req.timeout)
@@ -643,6 +708,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		out = append(out, streamCall)
 	}
 	start := len(out)
+	fresh := cs.new
 	out = append(out, 0, 0, 0, 0)
 	out, err = Encode(out, []any{module, function, args, int(time.Until(deadline) / time.Millisecond)})
 	if err != nil {
@@ -680,6 +746,11 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 			if err != nil {
 				l.close(fmt.Errorf("bad reply: %w", err))
 				return nil, fmt.Errorf("reply from %s: %w", peer, err)
+			}
+			re, _ := v.(*RemoteError)
+			if fresh && re != nil && errors.Is(re, ErrTooLarge) {
+				// The peer may have refused the stream itself.
+				reuse = false
 			}
 			if reuse {
 				l.putStream(cs)

@@ -54,6 +54,11 @@ type Config struct {
 	TickTime time.Duration
 	// MaxFrameSize bounds one encoded request or reply.
 	MaxFrameSize int
+	// MaxStreams bounds the streams a peer may have open on its link to
+	// this node at once (a call holds one while it runs, and idle ones
+	// wait for the next call; signals take one more): past it a new
+	// stream is refused, and the call on it fails with ErrTooLarge.
+	MaxStreams int
 	// Handler runs the calls other nodes make; nil answers every call with
 	// ErrUnknownModule.
 	Handler Handler
@@ -100,6 +105,7 @@ func DefaultConfig() *Config {
 		MaxFrameSize:     64 << 20,
 		MaxProcesses:     DefaultMaxProcesses,
 		MaxCastsPerPeer:  DefaultMaxCastsPerPeer,
+		MaxStreams:       1024,
 	}
 }
 
@@ -130,6 +136,9 @@ func (c *Config) Verify() error {
 	}
 	if c.MaxCastsPerPeer <= 0 {
 		return errors.New("MaxCastsPerPeer must be positive")
+	}
+	if c.MaxStreams < 1 {
+		return errors.New("MaxStreams must be at least 1")
 	}
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
 		return errors.New("the TLS configuration has no certificate")
@@ -170,6 +179,7 @@ type Node struct {
 	exitHooks []func(*Process)
 	gOnce     sync.Once
 	g         *globalTable
+	known     transitiveDials // nodes peers named, to connect to
 	creationV uint32
 
 	sv served // the calls and casts running for other nodes (see Shutdown)

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"sync"
 
@@ -331,11 +330,7 @@ func (l *link) apply(v any, size int) error {
 			return errBadSignal
 		}
 		peers, _ := a[1].([]any)
-		for _, p := range peers {
-			if name, ok := p.(Atom); ok {
-				n.connectAsync(name)
-			}
-		}
+		n.connectKnown(l.peer, peers)
 	case opCast:
 		if len(a) != 4 {
 			return errBadSignal
@@ -376,28 +371,6 @@ func (l *link) apply(v any, size int) error {
 		return fmt.Errorf("unknown signal %d: %w", op, ErrProtocol)
 	}
 	return nil
-}
-
-// connectAsync connects to a node another node told us of, unless there is
-// a link already; failures are only logged.
-func (n *Node) connectAsync(peer Atom) {
-	if peer == n.name || n.cfg.Hidden {
-		return
-	}
-	n.mu.Lock()
-	_, linked := n.links[peer]
-	closed := n.closed
-	n.mu.Unlock()
-	if linked || closed {
-		return
-	}
-	n.goSystem(func() {
-		ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
-		defer cancel()
-		if err := n.Connect(ctx, peer); err != nil && !errors.Is(err, ErrClosed) {
-			n.logf("could not connect to %s, which a peer knows: %v", peer, err)
-		}
-	})
 }
 
 // Cast runs module.function(args...) on peer without waiting for it
