@@ -424,26 +424,57 @@ func parseRequest(v any) (request, bool) {
 func (l *link) serveWatched(s *yamux.Stream, br *bufio.Reader, req request) (any, error) {
 	ctx, cancel := context.WithCancel(l.n.ctx)
 	defer cancel()
-	var served atomic.Bool
-	watched := make(chan struct{})
-	go func() {
-		defer close(watched)
-		// A caller sends nothing more before the reply: the read ends when
-		// it closes the stream, the link closes, or the call is served.
-		if _, err := br.Peek(1); err != nil && !served.Load() {
-			cancel()
+	// Most calls return within microseconds: the stream is watched only
+	// once a call has run for watchAfter, so that a short call costs no
+	// goroutine and no hand-off between goroutines before its reply.
+	var (
+		mu      sync.Mutex
+		served  bool
+		watched chan struct{}
+	)
+	t := time.AfterFunc(watchAfter, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if served {
+			return
 		}
-	}()
+		w := make(chan struct{})
+		watched = w
+		go func() {
+			defer close(w)
+			// A caller sends nothing more before the reply: the read ends
+			// when it closes the stream, the link closes, or the call is
+			// served (the read deadline below).
+			if _, err := br.Peek(1); err != nil {
+				mu.Lock()
+				done := served
+				mu.Unlock()
+				if !done {
+					cancel()
+				}
+			}
+		}()
+	})
 	result, err := l.n.serveCtx(ctx, l.peer, req)
-	served.Store(true)
-	s.SetReadDeadline(time.Unix(1, 0))
-	<-watched
-	s.SetReadDeadline(time.Time{})
-	if l.closing() {
+	t.Stop()
+	mu.Lock()
+	served = true
+	w := watched
+	mu.Unlock()
+	if w != nil {
 		s.SetReadDeadline(time.Unix(1, 0))
+		<-w
+		s.SetReadDeadline(time.Time{})
+		if l.closing() {
+			s.SetReadDeadline(time.Unix(1, 0))
+		}
 	}
 	return result, err
 }
+
+// watchAfter is how long a served call runs before its stream is watched
+// for the caller going away.
+const watchAfter = 2 * time.Millisecond
 
 // serve runs one request with the Handler, turning a panic into an error.
 func (n *Node) serve(from Atom, req request) (result any, err error) {
