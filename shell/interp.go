@@ -550,6 +550,9 @@ func panicError(r any, frames []string, compiling bool) error {
 	if err, ok := r.(error); ok && errors.Is(err, ErrInterrupted) {
 		return ErrInterrupted
 	}
+	if err, ok := r.(error); ok && errors.Is(err, interrupt.ErrStackOverflow) {
+		return err
+	}
 	return &PanicError{Value: r, Frames: frames, Compile: compiling}
 }
 

@@ -18,9 +18,11 @@ const (
 	ImportName = "_gsh"
 )
 
-// TickStmt is what Instrument inserts at the top of function and loop
-// bodies.
+// TickStmt is what Instrument inserts at the top of loop bodies.
 const TickStmt = "if len(" + ImportName + ".Pending) != 0 { " + ImportName + ".Tick() };"
+
+// EnterStmt is what Instrument inserts at the top of function bodies.
+const EnterStmt = ImportName + ".Enter();"
 
 // ImportDecl is the import that instrumented REPL input relies on: the shell
 // evaluates it once before anything else.
@@ -273,9 +275,10 @@ var builtins = map[string]bool{
 
 // Instrument rewrites Go source for interruptible evaluation:
 //
-//   - TickStmt, `if len(_gsh.Pending) != 0 { _gsh.Tick() };`, is inserted
-//     right after the opening brace of every function body (declarations
-//     and literals) and every for and range body;
+//   - EnterStmt, `_gsh.Enter();`, is inserted right after the opening brace
+//     of every function body (declarations and literals), and TickStmt,
+//     `if len(_gsh.Pending) != 0 { _gsh.Tick() };`, after that of every for
+//     and range body;
 //   - a statement `go f(a, b)` becomes `_gsh.Go(f, a, b)` (not when the call
 //     uses `...` or f is a builtin), so that a panic in the goroutine is
 //     recovered and reported through OnPanic instead of killing the process;
@@ -310,9 +313,9 @@ func Instrument(src string) (string, error) {
 func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 	var edits []offEdit
 	off := p.Offset
-	tick := func(b *ast.BlockStmt) {
+	insert := func(b *ast.BlockStmt, text string) {
 		if b != nil && b.Lbrace.IsValid() {
-			edits = append(edits, offEdit{off: off(b.Lbrace) + 1, text: TickStmt})
+			edits = append(edits, offEdit{off: off(b.Lbrace) + 1, text: text})
 		}
 	}
 	var wrapper ast.Node
@@ -323,14 +326,14 @@ func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 		switch n := n.(type) {
 		case *ast.FuncDecl:
 			if n != wrapper {
-				tick(n.Body)
+				insert(n.Body, EnterStmt)
 			}
 		case *ast.FuncLit:
-			tick(n.Body)
+			insert(n.Body, EnterStmt)
 		case *ast.ForStmt:
-			tick(n.Body)
+			insert(n.Body, TickStmt)
 		case *ast.RangeStmt:
-			tick(n.Body)
+			insert(n.Body, TickStmt)
 		case *ast.CallExpr:
 			// spawn(node, f): pass f's name along with it, so that f can
 			// be started on another node that has a function of that name.

@@ -11,6 +11,7 @@ import (
 var Symbols = interp.Exports{
 	ImportPath + "/interrupt": {
 		"Tick":           reflect.ValueOf(Tick),
+		"Enter":          reflect.ValueOf(Enter),
 		"Pending":        reflect.ValueOf(&Pending).Elem(),
 		"Go":             reflect.ValueOf(Go),
 		"Named":          reflect.ValueOf(Named),
