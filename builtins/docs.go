@@ -4,7 +4,7 @@ package builtins
 // types at the prompt.
 var docs = []Doc{
 	{"node", "func node() Atom", "this node's name (nonode@nohost when started without -sname/-name)", ""},
-	{"nodes", "func nodes(kind ...string) []Atom", "the nodes this node has a link to; nodes(\"hidden\") the hidden ones, nodes(\"connected\") all", ""},
+	{"nodes", "func nodes(kind ...string) []any", "the nodes this node has a link to; nodes(\"hidden\") the hidden ones, nodes(\"connected\") all", ""},
 	{"get_cookie", "func get_cookie() string", "this node's cookie", ""},
 	{"set_cookie", "func set_cookie(cookie string) bool", "change the cookie for links made from now on", ""},
 	{"halt", "func halt(code ...int)", "stop this node at once with an exit code (0 by default)", ""},

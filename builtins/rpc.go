@@ -24,24 +24,9 @@ func (e *Env) cast(node any, module, function string, args ...any) bool {
 // multicall is rpc.multicall: the call on every node at once; the results
 // of those that answered, and the nodes that did not.
 func (e *Env) multicall(nodes any, module, function string, args ...any) ([]any, []cluster.Atom) {
-	var ns []cluster.Atom
-	switch v := nodes.(type) {
-	case []cluster.Atom:
-		ns = v
-	case []string:
-		for _, s := range v {
-			ns = append(ns, cluster.Atom(s))
-		}
-	case []any:
-		for _, s := range v {
-			n, err := nodeName(s)
-			if err != nil {
-				panic(err)
-			}
-			ns = append(ns, n)
-		}
-	default:
-		panic(fmt.Errorf("rpc.multicall(%T, ...): give a list of nodes, such as nodes(): %w", nodes, cluster.ErrBadArgs))
+	ns, err := nodeList(nodes)
+	if err != nil {
+		panic(fmt.Errorf("rpc.multicall: %w", err))
 	}
 	ctx, cancel := context.WithTimeout(e.ctx(), e.Timeout())
 	defer cancel()
