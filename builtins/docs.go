@@ -29,7 +29,7 @@ Examples:
 	{"rpc.set_timeout", "func rpc.set_timeout(d time.Duration) time.Duration", "change the rpc timeout (30s at start); returns the old one", `Example:
     rpc.set_timeout(5 * time.Second)`},
 	{"rpc.timeout", "func rpc.timeout() time.Duration", "the rpc timeout in force", ""},
-	{"kvs.start", "func kvs.start() bool", "start this node's name server (the book's kvs)", ""},
+	{"kvs.start", "func kvs.start() bool", "start this node's name server (the book's kvs); true, also when it is already started", `With -kvs_dir a node restarted with the same directory finds its kvs started, with every value.`},
 	{"kvs.store", "func kvs.store(key, value any) bool", "keep value under key in this node's kvs", `Example:
     kvs.store("weather", "fine")`},
 	{"kvs.lookup", "func kvs.lookup(key any) (any, bool)", "the value under key and whether there was one (prints undefined when not)", ""},

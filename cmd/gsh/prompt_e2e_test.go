@@ -1,7 +1,10 @@
 package main
 
 import (
+	"path/filepath"
+	"syscall"
 	"testing"
+	"time"
 
 	"gsh/cluster"
 )
@@ -28,4 +31,46 @@ func TestDeepRecursionKeepsNode(t *testing.T) {
 	bilbo.expect("gandalf@" + host)
 	gandalf.send(`"still here"`)
 	gandalf.expect("still here")
+}
+
+// TestDurableKVSRestartsWithSameCommand: a -noshell node whose -eval starts
+// its durable kvs is killed and started again with the very same command:
+// it comes back serving every value. A failing -eval under -noshell says
+// what failed and exits 1.
+func TestDurableKVSRestartsWithSameCommand(t *testing.T) {
+	_, port := privateMapper(t)
+	host := cluster.ShortHostname()
+	dir := filepath.Join(t.TempDir(), "kvs")
+	args := []string{"-sname", "keeper", "-setcookie", "abc", "-epmd_port", port, "-addr", "127.0.0.1", "-kvs_dir", dir, "-noshell", "-eval", "kvs.start()"}
+	keeper := startGsh(t, nil, args...)
+	keeper.expect("true")
+	bilbo := startGsh(t, []string{"GSH_COOKIE=abc"}, "-sname", "bilbo", "-epmd_port", port, "-addr", "127.0.0.1")
+	k := `"keeper@` + host + `"`
+	bilbo.send(`rpc.call(` + k + `, "kvs", "store", "ring", "one")`)
+	bilbo.expect("true")
+
+	keeper.cmd.Process.Signal(syscall.SIGKILL)
+	<-keeper.done
+	waitNames(t, "127.0.0.1:"+port, 1)
+
+	keeper = startGsh(t, nil, args...)
+	keeper.expect("true")
+	bilbo.send(`rpc.call(` + k + `, "kvs", "lookup", "ring")`)
+	bilbo.expect("one")
+	select {
+	case <-keeper.done:
+		t.Fatalf("the restarted node exited:\n%s", keeper.out)
+	default:
+	}
+
+	bad := startGsh(t, nil, "-sname", "bad", "-setcookie", "abc", "-epmd_port", port, "-addr", "127.0.0.1", "-noshell", "-eval", `panic("no disk")`)
+	bad.expect("-eval:1: ** error: panic: no disk")
+	select {
+	case <-bad.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a -noshell node whose -eval failed did not exit")
+	}
+	if code := bad.cmd.ProcessState.ExitCode(); code != 1 {
+		t.Fatalf("exit code %d, want 1", code)
+	}
 }
