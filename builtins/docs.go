@@ -58,7 +58,13 @@ Example:
 Examples:
     m := receive()
     m := receive(2 * time.Second)          // timeout after 2 s
-    m := receive(func(m any) bool { _, ok := m.(Down); return ok })`},
+    m := receive(func(m any) bool { _, ok := m.(Down); return ok })
+timeout is an atom, not a string: test for it with m == timeout, or
+m == "timeout" (a comparison with the literal "timeout" or "undefined" also
+matches the atom; a message that is the string "timeout" matches it too,
+m == timeout does not).`},
+	{"timeout", "const timeout Atom", "what receive(d) gives when no message came in time: test with m == timeout (or m == \"timeout\")", ""},
+	{"undefined", "const undefined Atom", "what whereis, global.whereis_name and a lookup through rpc.call give when nothing is there: test with v == undefined (or v == \"undefined\")", `kvs.lookup(k) at the prompt gives (value, ok): test ok.`},
 	{"flush", "func flush()", "print and remove every message in the prompt's mailbox", ""},
 	{"register", "func register(name string, pid Pid) bool", "give a process a name on this node", ""},
 	{"unregister", "func unregister(name string) bool", "remove a registered name", ""},

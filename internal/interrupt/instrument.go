@@ -208,6 +208,9 @@ type offEdit struct {
 	off  int // offset in the input
 	del  int // bytes deleted at off
 	text string
+	// nest orders insertions at one offset: an opening that must come
+	// inside the others has 1, a closing that must come inside them -1.
+	nest int
 }
 
 // Rewritten is an input after Instrument and other edits.
@@ -273,6 +276,22 @@ var builtins = map[string]bool{
 	"println": true, "real": true, "recover": true,
 }
 
+// atomNames are the atoms that builtins give for "nothing": a comparison of
+// a value with one of them as a string literal is rewritten (see Instrument).
+var atomNames = map[string]bool{"timeout": true, "undefined": true}
+
+// atomLiteral returns e when it is the string literal of one of atomNames.
+func atomLiteral(e ast.Expr) *ast.BasicLit {
+	lit, ok := ast.Unparen(e).(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return nil
+	}
+	if s, err := strconv.Unquote(lit.Value); err != nil || !atomNames[s] {
+		return nil
+	}
+	return lit
+}
+
 // Instrument rewrites Go source for interruptible evaluation:
 //
 //   - EnterStmt, `_gsh.Enter();`, is inserted right after the opening brace
@@ -282,6 +301,10 @@ var builtins = map[string]bool{
 //   - a statement `go f(a, b)` becomes `_gsh.Go(f, a, b)` (not when the call
 //     uses `...` or f is a builtin), so that a panic in the goroutine is
 //     recovered and reported through OnPanic instead of killing the process;
+//   - a comparison x == "timeout" or x == "undefined" (either way round,
+//     or with !=) becomes _gsh.SameName(x, "timeout"), which holds
+//     when x is the atom that receive or a lookup gives, which is not a
+//     string and would otherwise compare unequal to the literal;
 //   - in a whole file (one with a package clause),
 //     `; import _gsh "gsh/internal/interrupt"` is added on the package
 //     clause's line.
@@ -354,6 +377,25 @@ func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 				edits = append(edits, offEdit{off: off(n.Args[1].Pos()), text: ImportName + ".Named(" + strconv.Quote(name) + ", "})
 				edits = append(edits, offEdit{off: off(n.Args[1].End()), text: ")"})
 			}
+		case *ast.BinaryExpr:
+			// x == "timeout": true for the atom timeout too (see SameName).
+			if n.Op != token.EQL && n.Op != token.NEQ {
+				break
+			}
+			lit, other := atomLiteral(n.Y), n.X
+			if lit == nil {
+				lit, other = atomLiteral(n.X), n.Y
+			}
+			if lit == nil || atomLiteral(other) != nil {
+				break
+			}
+			open := ImportName + ".SameName("
+			if n.Op == token.NEQ {
+				open = "!" + open
+			}
+			edits = append(edits, offEdit{off: off(n.X.Pos()), text: open, nest: 1})
+			edits = append(edits, offEdit{off: off(n.X.End()), del: off(n.Y.Pos()) - off(n.X.End()), text: ", "})
+			edits = append(edits, offEdit{off: off(n.Y.End()), text: ")", nest: -1})
 		case *ast.GoStmt:
 			c := n.Call
 			if c.Ellipsis.IsValid() {
@@ -403,13 +445,17 @@ func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 		}
 		edits = append(edits, offEdit{off: off(e.Pos), del: off(end) - off(e.Pos), text: e.Text})
 	}
-	// Ascending; at the same offset, insertions first in the order they
-	// were made, then the replacement.
+	// Ascending; at the same offset, insertions first (closings that go
+	// inside others, then in the order they were made, then openings that
+	// go inside others), then the replacement.
 	sort.SliceStable(edits, func(a, b int) bool {
 		if edits[a].off != edits[b].off {
 			return edits[a].off < edits[b].off
 		}
-		return edits[a].del < edits[b].del
+		if edits[a].del != edits[b].del {
+			return edits[a].del < edits[b].del
+		}
+		return edits[a].nest < edits[b].nest
 	})
 	var b strings.Builder
 	last := 0

@@ -453,6 +453,15 @@ func PanicValue(v any) any {
 	return v
 }
 
+// SameName reports whether x and y are strings, or values of other string
+// types (atoms), with the same spelling. Instrumented code compares x ==
+// "timeout" and x == "undefined" with it: receive and lookups give atoms,
+// which a string literal never equals in Go.
+func SameName(x, y any) bool {
+	vx, vy := reflect.ValueOf(x), reflect.ValueOf(y)
+	return vx.Kind() == reflect.String && vy.Kind() == reflect.String && vx.String() == vy.String()
+}
+
 // Results returns its arguments. The shell evaluates a call c as
 // _gsh.Results(c) to see all of c's results.
 func Results(v ...any) []any { return v }

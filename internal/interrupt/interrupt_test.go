@@ -3,6 +3,7 @@ package interrupt
 import (
 	"context"
 	"errors"
+	"go/ast"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -31,6 +32,10 @@ func TestInstrumentText(t *testing.T) {
 		{"type T struct{}\nfunc (t T) M() {}", "type T struct{}\nfunc (t T) M() {ENTER}"},
 		{"package foo\n\nfunc F() {}\n", "package foo; import _gsh \"gsh/internal/interrupt\"\n\nfunc F() {ENTER}\n"},
 		{"x := `raw {`", "x := `raw {`"},
+		{`m == "timeout"`, `_gsh.SameName(m, "timeout")`},
+		{`"undefined" != f(x)`, `!_gsh.SameName("undefined", f(x))`},
+		{`s == "other"`, `s == "other"`},
+		{`"timeout" == "timeout"`, `"timeout" == "timeout"`},
 	}
 	for k := range tests {
 		tests[k].want = strings.NewReplacer("TICK", TickStmt, "ENTER", EnterStmt).Replace(tests[k].want)
@@ -51,6 +56,20 @@ func TestInstrumentText(t *testing.T) {
 	// Unparsable input comes back unchanged, with the parse error.
 	if got, err := Instrument("func f( {"); err == nil || got != "func f( {" {
 		t.Errorf("Instrument of bad input = %q, %v", got, err)
+	}
+}
+
+// TestInstrumentNesting: a comparison rewritten by Instrument nests inside
+// an extra edit that wraps the same expression.
+func TestInstrumentNesting(t *testing.T) {
+	p, err := Parse(`receive() == "timeout"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := p.Stmts[0].(*ast.ExprStmt).X
+	got := p.Instrument(nil, Edit{Pos: x.Pos(), Text: "show("}, Edit{Pos: x.End(), Text: ")"}).Input
+	if want := `show(_gsh.SameName(receive(), "timeout"))`; got != want {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }
 

@@ -16,6 +16,7 @@ var Symbols = interp.Exports{
 		"Go":             reflect.ValueOf(Go),
 		"Named":          reflect.ValueOf(Named),
 		"Results":        reflect.ValueOf(Results),
+		"SameName":       reflect.ValueOf(SameName),
 		"Sleep":          reflect.ValueOf(Sleep),
 		"Doomed":         reflect.ValueOf(Doomed),
 		"ErrInterrupted": reflect.ValueOf(&ErrInterrupted).Elem(),
