@@ -450,6 +450,7 @@ func (e *Env) Symbols() interp.Exports {
 			"nl":           v(e.netLoad),
 			"args":         v(e.args),
 			"history":      v(e.history),
+			"memory":       v(e.memory),
 		},
 		PathPrefix + "/rpc/rpc": {
 			"call":        v(e.Call),
@@ -477,7 +478,8 @@ func (e *Env) Symbols() interp.Exports {
 			"lookup": v(e.kvsLookup),
 		},
 		PathPrefix + "/net_adm/net_adm": {
-			"ping": v(e.ping),
+			"ping":  v(e.ping),
+			"names": v(e.names),
 		},
 		PathPrefix + "/erlang/erlang": {
 			"node":  v(e.node),

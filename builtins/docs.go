@@ -33,6 +33,10 @@ Examples:
 	{"kvs.store", "func kvs.store(key, value any) bool", "keep value under key in this node's kvs", `Example:
     kvs.store("weather", "fine")`},
 	{"kvs.lookup", "func kvs.lookup(key any) (any, bool)", "the value under key and whether there was one (prints undefined when not)", ""},
+	{"net_adm.names", "func net_adm.names(host ...string) ([]any, error)", "the nodes the port mapper on host lists, as [name, port] pairs (this host's by default)", `Example:
+    net_adm.names("gandalf-host")`},
+	{"memory", "func memory(kind ...string) (any, error)", "this node's memory in bytes, as erlang:memory(): total, heap, stack, other, and the goroutines and gc_runs counts", `total is all the memory the Go runtime holds from the system; memory("heap")
+gives one value.`},
 	{"net_adm.ping", "func net_adm.ping(node any) Atom", "pong when node answers over a link, pang otherwise", `Example:
     net_adm.ping("gandalf@host")`},
 	{"erlang.node", "func erlang.node() Atom", "this node's name; rpc.call(n, \"erlang\", \"node\") gives n's", ""},
@@ -87,8 +91,10 @@ Example:
     c("scripts/dist_demo.go")`},
 	{"nl", "func nl(path string) ([]Atom, error)", "load a Go source file on this node and every connected node", ""},
 	{"rpc.cast", "func rpc.cast(node any, module, function string, args ...any) bool", "run module.function(args...) on node without waiting", ""},
-	{"rpc.multicall", "func rpc.multicall(nodes any, module, function string, args ...any) ([]any, []Atom)", "call every node at once: the results, and the nodes that failed", `Example:
-    rpc.multicall(nodes(), "erlang", "node")`},
+	{"rpc.multicall", "func rpc.multicall([nodes any,] module, function string, args ...any) ([]any, []Atom)", "call every node at once: the results, and the nodes that failed", `Without a list of nodes: this node and every node it has a link to.
+Examples:
+    rpc.multicall(nodes(), "erlang", "node")
+    rpc.multicall("erlang", "node")`},
 	{"rpc.async_call", "func rpc.async_call(node any, module, function string, args ...any) int", "start a call; rpc.yield(key) waits for its result", ""},
 	{"rpc.yield", "func rpc.yield(key int) (any, error)", "the result of an async_call", ""},
 	{"global.register_name", "func global.register_name(name string, pid Pid) (bool, error)", "one name, one pid, on every connected node; fails when taken",
