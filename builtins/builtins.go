@@ -137,7 +137,44 @@ func nodeName(v any) (cluster.Atom, error) {
 	return "", fmt.Errorf("a node name is a string like \"gandalf@host\", not %T: %w", v, cluster.ErrBadArgs)
 }
 
+// nodeList accepts a list of node names: []Atom, []string, or []any of
+// strings and Atoms.
+func nodeList(v any) ([]cluster.Atom, error) {
+	switch l := v.(type) {
+	case []cluster.Atom:
+		return l, nil
+	case []string:
+		ns := make([]cluster.Atom, len(l))
+		for k, s := range l {
+			ns[k] = cluster.Atom(s)
+		}
+		return ns, nil
+	case []any:
+		ns := make([]cluster.Atom, len(l))
+		for k, s := range l {
+			n, err := nodeName(s)
+			if err != nil {
+				return nil, fmt.Errorf("element %d: %w", k, err)
+			}
+			ns[k] = n
+		}
+		return ns, nil
+	}
+	return nil, fmt.Errorf("give a list of nodes, such as nodes(), not %T: %w", v, cluster.ErrBadArgs)
+}
+
 func (e *Env) node() cluster.Atom { return e.Node.Name() }
+
+// nodesList is nodes() at the prompt: a list of any, as the names come back
+// from another node, so that append(nodes(), "name@host") works.
+func (e *Env) nodesList(kind ...string) []any {
+	ns := e.nodes(kind...)
+	l := make([]any, len(ns))
+	for k, n := range ns {
+		l[k] = n
+	}
+	return l
+}
 
 // nodes lists the linked nodes: the visible ones, or nodes("hidden"), or
 // nodes("connected") for both.
@@ -380,7 +417,7 @@ func (e *Env) Symbols() interp.Exports {
 	return interp.Exports{
 		PathPrefix + "/builtins": {
 			"node":       v(e.node),
-			"nodes":      v(e.nodes),
+			"nodes":      v(e.nodesList),
 			"get_cookie": v(func() string { return e.Node.Cookie() }),
 			"set_cookie": v(func(c string) bool { e.Node.SetCookie(c); return true }),
 			"halt":       v(e.halt),
@@ -422,6 +459,7 @@ func (e *Env) Symbols() interp.Exports {
 			"nl":           v(e.netLoad),
 			"args":         v(e.args),
 			"history":      v(e.history),
+			"memory":       v(e.memory),
 		},
 		PathPrefix + "/rpc/rpc": {
 			"call":        v(e.Call),
@@ -449,7 +487,8 @@ func (e *Env) Symbols() interp.Exports {
 			"lookup": v(e.kvsLookup),
 		},
 		PathPrefix + "/net_adm/net_adm": {
-			"ping": v(e.ping),
+			"ping":  v(e.ping),
+			"names": v(e.names),
 		},
 		PathPrefix + "/erlang/erlang": {
 			"node":  v(e.node),

@@ -4,7 +4,7 @@ package builtins
 // types at the prompt.
 var docs = []Doc{
 	{"node", "func node() Atom", "this node's name (nonode@nohost when started without -sname/-name)", ""},
-	{"nodes", "func nodes(kind ...string) []Atom", "the nodes this node has a link to; nodes(\"hidden\") the hidden ones, nodes(\"connected\") all", ""},
+	{"nodes", "func nodes(kind ...string) []any", "the nodes this node has a link to; nodes(\"hidden\") the hidden ones, nodes(\"connected\") all", ""},
 	{"get_cookie", "func get_cookie() string", "this node's cookie", ""},
 	{"set_cookie", "func set_cookie(cookie string) bool", "change the cookie for links made from now on", ""},
 	{"halt", "func halt(code ...int)", "stop this node at once with an exit code (0 by default)", ""},
@@ -29,10 +29,14 @@ Examples:
 	{"rpc.set_timeout", "func rpc.set_timeout(d time.Duration) time.Duration", "change the rpc timeout (30s at start); returns the old one", `Example:
     rpc.set_timeout(5 * time.Second)`},
 	{"rpc.timeout", "func rpc.timeout() time.Duration", "the rpc timeout in force", ""},
-	{"kvs.start", "func kvs.start() bool", "start this node's name server (the book's kvs)", ""},
+	{"kvs.start", "func kvs.start() bool", "start this node's name server (the book's kvs); true, also when it is already started", `With -kvs_dir a node restarted with the same directory finds its kvs started, with every value.`},
 	{"kvs.store", "func kvs.store(key, value any) bool", "keep value under key in this node's kvs", `Example:
     kvs.store("weather", "fine")`},
 	{"kvs.lookup", "func kvs.lookup(key any) (any, bool)", "the value under key and whether there was one (prints undefined when not)", ""},
+	{"net_adm.names", "func net_adm.names(host ...string) ([]any, error)", "the nodes the port mapper on host lists, as [name, port] pairs (this host's by default)", `Example:
+    net_adm.names("gandalf-host")`},
+	{"memory", "func memory(kind ...string) (any, error)", "this node's memory in bytes, as erlang:memory(): total, heap, stack, other, and the goroutines and gc_runs counts", `total is all the memory the Go runtime holds from the system; memory("heap")
+gives one value.`},
 	{"net_adm.ping", "func net_adm.ping(node any) Atom", "pong when node answers over a link, pang otherwise", `Example:
     net_adm.ping("gandalf@host")`},
 	{"erlang.node", "func erlang.node() Atom", "this node's name; rpc.call(n, \"erlang\", \"node\") gives n's", ""},
@@ -58,7 +62,13 @@ Example:
 Examples:
     m := receive()
     m := receive(2 * time.Second)          // timeout after 2 s
-    m := receive(func(m any) bool { _, ok := m.(Down); return ok })`},
+    m := receive(func(m any) bool { _, ok := m.(Down); return ok })
+timeout is an atom, not a string: test for it with m == timeout, or
+m == "timeout" (a comparison with the literal "timeout" or "undefined" also
+matches the atom; a message that is the string "timeout" matches it too,
+m == timeout does not).`},
+	{"timeout", "const timeout Atom", "what receive(d) gives when no message came in time: test with m == timeout (or m == \"timeout\")", ""},
+	{"undefined", "const undefined Atom", "what whereis, global.whereis_name and a lookup through rpc.call give when nothing is there: test with v == undefined (or v == \"undefined\")", `kvs.lookup(k) at the prompt gives (value, ok): test ok.`},
 	{"flush", "func flush()", "print and remove every message in the prompt's mailbox", ""},
 	{"register", "func register(name string, pid Pid) bool", "give a process a name on this node", ""},
 	{"unregister", "func unregister(name string) bool", "remove a registered name", ""},
@@ -81,8 +91,10 @@ Example:
     c("scripts/dist_demo.go")`},
 	{"nl", "func nl(path string) ([]Atom, error)", "load a Go source file on this node and every connected node", ""},
 	{"rpc.cast", "func rpc.cast(node any, module, function string, args ...any) bool", "run module.function(args...) on node without waiting", ""},
-	{"rpc.multicall", "func rpc.multicall(nodes any, module, function string, args ...any) ([]any, []Atom)", "call every node at once: the results, and the nodes that failed", `Example:
-    rpc.multicall(nodes(), "erlang", "node")`},
+	{"rpc.multicall", "func rpc.multicall([nodes any,] module, function string, args ...any) ([]any, []Atom)", "call every node at once: the results, and the nodes that failed", `Without a list of nodes: this node and every node it has a link to.
+Examples:
+    rpc.multicall(nodes(), "erlang", "node")
+    rpc.multicall("erlang", "node")`},
 	{"rpc.async_call", "func rpc.async_call(node any, module, function string, args ...any) int", "start a call; rpc.yield(key) waits for its result", ""},
 	{"rpc.yield", "func rpc.yield(key int) (any, error)", "the result of an async_call", ""},
 	{"global.register_name", "func global.register_name(name string, pid Pid) (bool, error)", "one name, one pid, on every connected node; fails when taken",

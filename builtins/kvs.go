@@ -23,8 +23,9 @@ import (
 // (one file per node name), and Store returns only once the entry is
 // committed to disk. A durable KVS also remembers that it was started: after
 // the node restarts with the same directory it answers at once, with every
-// entry stored before, and kvs.start() reports that it is already started,
-// as it would have in the run that stored them.
+// entry stored before. kvs.start() on a started kvs answers true, as
+// application:ensure_started does, so the command that started a node (say
+// gsh -kvs_dir D -noshell -eval 'kvs.start()') also restarts it.
 type KVS struct {
 	node cluster.Atom
 
@@ -149,7 +150,7 @@ func (k *KVS) Start() (bool, error) {
 		return false, err
 	}
 	if k.started {
-		return false, fmt.Errorf("kvs is already started on %s", k.node)
+		return true, nil
 	}
 	if k.db != nil {
 		err := k.db.Update(func(tx *bolt.Tx) error {

@@ -22,30 +22,33 @@ func (e *Env) cast(node any, module, function string, args ...any) bool {
 }
 
 // multicall is rpc.multicall: the call on every node at once; the results
-// of those that answered, and the nodes that did not.
-func (e *Env) multicall(nodes any, module, function string, args ...any) ([]any, []cluster.Atom) {
+// of those that answered, and the nodes that did not. The nodes are a list
+// given first, or, when the first argument is the module's name, this node
+// and every node it has a link to, as Erlang's rpc:multicall(M, F, A).
+func (e *Env) multicall(args ...any) ([]any, []cluster.Atom) {
 	var ns []cluster.Atom
-	switch v := nodes.(type) {
-	case []cluster.Atom:
-		ns = v
-	case []string:
-		for _, s := range v {
-			ns = append(ns, cluster.Atom(s))
-		}
-	case []any:
-		for _, s := range v {
-			n, err := nodeName(s)
-			if err != nil {
-				panic(err)
+	if len(args) > 0 {
+		if _, isName := args[0].(string); !isName {
+			var err error
+			if ns, err = nodeList(args[0]); err != nil {
+				panic(fmt.Errorf("rpc.multicall: %w", err))
 			}
-			ns = append(ns, n)
+			args = args[1:]
+		} else {
+			ns = append([]cluster.Atom{e.Node.Name()}, e.Node.Nodes()...)
 		}
-	default:
-		panic(fmt.Errorf("rpc.multicall(%T, ...): give a list of nodes, such as nodes(): %w", nodes, cluster.ErrBadArgs))
+	}
+	if len(args) < 2 {
+		panic(fmt.Errorf("rpc.multicall: give a module and a function, after a list of nodes or alone: %w", cluster.ErrBadArgs))
+	}
+	module, ok1 := args[0].(string)
+	function, ok2 := args[1].(string)
+	if !ok1 || !ok2 {
+		panic(fmt.Errorf("rpc.multicall: the module and the function are strings, not %T and %T: %w", args[0], args[1], cluster.ErrBadArgs))
 	}
 	ctx, cancel := context.WithTimeout(e.ctx(), e.Timeout())
 	defer cancel()
-	return e.Node.MultiCall(ctx, ns, module, function, args...)
+	return e.Node.MultiCall(ctx, ns, module, function, args[2:]...)
 }
 
 type asyncResult struct {

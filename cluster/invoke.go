@@ -50,8 +50,9 @@ var (
 
 // Invoke calls fn with args converted to its parameter types: wire values
 // fit Go parameters the way Go's untyped constants do (an int fits any
-// integer or float parameter that holds it, []any fits []T, a string fits an
-// Atom). A first context.Context parameter receives ctx. A panic in fn comes
+// integer or float parameter that holds it, a float with a whole value fits
+// an integer parameter that holds it, []any fits []T, a string fits an Atom
+// or a []byte and a []byte a string). A first context.Context parameter receives ctx. A panic in fn comes
 // back as an error wrapping ErrPanic.
 //
 // The results become one value: a trailing error result, when not nil, is the
@@ -228,14 +229,32 @@ func Convert(a any, t reflect.Type) (reflect.Value, error) {
 			return r, nil
 		}
 	case reflect.Float32, reflect.Float64:
-		if t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64 {
+		f := v.Float()
+		switch t.Kind() {
+		case reflect.Float32, reflect.Float64:
 			r := reflect.New(t).Elem()
-			r.SetFloat(v.Float())
+			r.SetFloat(f)
 			return r, nil
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+			// As an untyped constant: 2.0 fits an int, 2.5 does not.
+			if f != math.Trunc(f) || math.IsInf(f, 0) {
+				return reflect.Value{}, fmt.Errorf("%s does not fit %s: not a whole number: %w", describe(a), t, ErrBadArgs)
+			}
+			if f < -(1<<63) || f >= 1<<64 || (f >= 1<<63 && t.Kind() < reflect.Uint) {
+				return bad()
+			}
+			if f < 0 {
+				return Convert(int64(f), t)
+			}
+			return Convert(uint64(f), t)
 		}
 	case reflect.String:
-		if t.Kind() == reflect.String {
+		switch {
+		case t.Kind() == reflect.String:
 			return v.Convert(t), nil
+		case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8:
+			return v.Convert(t), nil // a copy of the string's bytes
 		}
 	case reflect.Slice:
 		if t.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
@@ -250,6 +269,9 @@ func Convert(a any, t reflect.Type) (reflect.Value, error) {
 			return r, nil
 		}
 		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			return v.Convert(t), nil
+		}
+		if t.Kind() == reflect.String && v.Type().Elem().Kind() == reflect.Uint8 {
 			return v.Convert(t), nil
 		}
 	case reflect.Map:

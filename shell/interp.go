@@ -588,6 +588,9 @@ func panicError(r any, frames []string, compiling bool) error {
 	if err, ok := r.(error); ok && errors.Is(err, ErrInterrupted) {
 		return ErrInterrupted
 	}
+	if err, ok := r.(error); ok && errors.Is(err, interrupt.ErrStackOverflow) {
+		return err
+	}
 	if !compiling {
 		r = goRuntimeError(r)
 	}

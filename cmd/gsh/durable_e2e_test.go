@@ -63,7 +63,7 @@ func TestDurableKVSSurvivesKill(t *testing.T) {
 
 	gandalf = startGsh(t, nil, args...)
 	gandalf.send(`kvs.start()`)
-	gandalf.expect("already started")
+	gandalf.expect("true")
 	for i := range n {
 		gandalf.send(fmt.Sprintf(`kvs.lookup(%d)`, i))
 	}

@@ -83,3 +83,36 @@ func BenchmarkTickWhileDoomed(b *testing.B) {
 		Tick()
 	}
 }
+
+const benchFib = `func fib(n int) int {
+	if n < 2 {
+		return n
+	}
+	return fib(n-1) + fib(n-2)
+}`
+
+// fibCalls is how many calls fib(20) makes.
+const fibCalls = 21891
+
+func benchInterpCalls(b *testing.B, instrument bool) {
+	i := newTestInterp(b, nil)
+	src := benchFib
+	if instrument {
+		var err error
+		if src, err = Instrument(src); err != nil {
+			b.Fatal(err)
+		}
+	}
+	mustEval(b, i, src)
+	f := mustEval(b, i, "fib")
+	for b.Loop() {
+		f.Call(reflectArgs(20))
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/fibCalls, "ns/call")
+}
+
+// BenchmarkInterpCallsPlain and BenchmarkInterpCallsInstrumented compare a
+// call-heavy interpreted function (fib(20), 21891 calls) without and with
+// the check at the top of every function body.
+func BenchmarkInterpCallsPlain(b *testing.B)        { benchInterpCalls(b, false) }
+func BenchmarkInterpCallsInstrumented(b *testing.B) { benchInterpCalls(b, true) }

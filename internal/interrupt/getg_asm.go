@@ -9,3 +9,6 @@ func getg() uintptr
 
 // gkey identifies the calling goroutine cheaply (a few nanoseconds).
 func gkey() uintptr { return getg() }
+
+// stackUsed returns how many bytes of its stack the calling goroutine uses.
+func stackUsed() uintptr

@@ -18,9 +18,11 @@ const (
 	ImportName = "_gsh"
 )
 
-// TickStmt is what Instrument inserts at the top of function and loop
-// bodies.
+// TickStmt is what Instrument inserts at the top of loop bodies.
 const TickStmt = "if len(" + ImportName + ".Pending) != 0 { " + ImportName + ".Tick() };"
+
+// EnterStmt is what Instrument inserts at the top of function bodies.
+const EnterStmt = ImportName + ".Enter();"
 
 // ImportDecl is the import that instrumented REPL input relies on: the shell
 // evaluates it once before anything else.
@@ -206,6 +208,9 @@ type offEdit struct {
 	off  int // offset in the input
 	del  int // bytes deleted at off
 	text string
+	// nest orders insertions at one offset: an opening that must come
+	// inside the others has 1, a closing that must come inside them -1.
+	nest int
 }
 
 // Rewritten is an input after Instrument and other edits.
@@ -271,14 +276,35 @@ var builtins = map[string]bool{
 	"println": true, "real": true, "recover": true,
 }
 
+// atomNames are the atoms that builtins give for "nothing": a comparison of
+// a value with one of them as a string literal is rewritten (see Instrument).
+var atomNames = map[string]bool{"timeout": true, "undefined": true}
+
+// atomLiteral returns e when it is the string literal of one of atomNames.
+func atomLiteral(e ast.Expr) *ast.BasicLit {
+	lit, ok := ast.Unparen(e).(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return nil
+	}
+	if s, err := strconv.Unquote(lit.Value); err != nil || !atomNames[s] {
+		return nil
+	}
+	return lit
+}
+
 // Instrument rewrites Go source for interruptible evaluation:
 //
-//   - TickStmt, `if len(_gsh.Pending) != 0 { _gsh.Tick() };`, is inserted
-//     right after the opening brace of every function body (declarations
-//     and literals) and every for and range body;
+//   - EnterStmt, `_gsh.Enter();`, is inserted right after the opening brace
+//     of every function body (declarations and literals), and TickStmt,
+//     `if len(_gsh.Pending) != 0 { _gsh.Tick() };`, after that of every for
+//     and range body;
 //   - a statement `go f(a, b)` becomes `_gsh.Go(f, a, b)` (not when the call
 //     uses `...` or f is a builtin), so that a panic in the goroutine is
 //     recovered and reported through OnPanic instead of killing the process;
+//   - a comparison x == "timeout" or x == "undefined" (either way round,
+//     or with !=) becomes _gsh.SameName(x, "timeout"), which holds
+//     when x is the atom that receive or a lookup gives, which is not a
+//     string and would otherwise compare unequal to the literal;
 //   - in a whole file (one with a package clause),
 //     `; import _gsh "gsh/internal/interrupt"` is added on the package
 //     clause's line.
@@ -310,9 +336,9 @@ func Instrument(src string) (string, error) {
 func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 	var edits []offEdit
 	off := p.Offset
-	tick := func(b *ast.BlockStmt) {
+	insert := func(b *ast.BlockStmt, text string) {
 		if b != nil && b.Lbrace.IsValid() {
-			edits = append(edits, offEdit{off: off(b.Lbrace) + 1, text: TickStmt})
+			edits = append(edits, offEdit{off: off(b.Lbrace) + 1, text: text})
 		}
 	}
 	var wrapper ast.Node
@@ -323,14 +349,14 @@ func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 		switch n := n.(type) {
 		case *ast.FuncDecl:
 			if n != wrapper {
-				tick(n.Body)
+				insert(n.Body, EnterStmt)
 			}
 		case *ast.FuncLit:
-			tick(n.Body)
+			insert(n.Body, EnterStmt)
 		case *ast.ForStmt:
-			tick(n.Body)
+			insert(n.Body, TickStmt)
 		case *ast.RangeStmt:
-			tick(n.Body)
+			insert(n.Body, TickStmt)
 		case *ast.CallExpr:
 			// spawn(node, f): pass f's name along with it, so that f can
 			// be started on another node that has a function of that name.
@@ -351,6 +377,25 @@ func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 				edits = append(edits, offEdit{off: off(n.Args[1].Pos()), text: ImportName + ".Named(" + strconv.Quote(name) + ", "})
 				edits = append(edits, offEdit{off: off(n.Args[1].End()), text: ")"})
 			}
+		case *ast.BinaryExpr:
+			// x == "timeout": true for the atom timeout too (see SameName).
+			if n.Op != token.EQL && n.Op != token.NEQ {
+				break
+			}
+			lit, other := atomLiteral(n.Y), n.X
+			if lit == nil {
+				lit, other = atomLiteral(n.X), n.Y
+			}
+			if lit == nil || atomLiteral(other) != nil {
+				break
+			}
+			open := ImportName + ".SameName("
+			if n.Op == token.NEQ {
+				open = "!" + open
+			}
+			edits = append(edits, offEdit{off: off(n.X.Pos()), text: open, nest: 1})
+			edits = append(edits, offEdit{off: off(n.X.End()), del: off(n.Y.Pos()) - off(n.X.End()), text: ", "})
+			edits = append(edits, offEdit{off: off(n.Y.End()), text: ")", nest: -1})
 		case *ast.GoStmt:
 			c := n.Call
 			if c.Ellipsis.IsValid() {
@@ -400,13 +445,17 @@ func (p *Parsed) Instrument(have func(Import) bool, extra ...Edit) *Rewritten {
 		}
 		edits = append(edits, offEdit{off: off(e.Pos), del: off(end) - off(e.Pos), text: e.Text})
 	}
-	// Ascending; at the same offset, insertions first in the order they
-	// were made, then the replacement.
+	// Ascending; at the same offset, insertions first (closings that go
+	// inside others, then in the order they were made, then openings that
+	// go inside others), then the replacement.
 	sort.SliceStable(edits, func(a, b int) bool {
 		if edits[a].off != edits[b].off {
 			return edits[a].off < edits[b].off
 		}
-		return edits[a].del < edits[b].del
+		if edits[a].del != edits[b].del {
+			return edits[a].del < edits[b].del
+		}
+		return edits[a].nest < edits[b].nest
 	})
 	var b strings.Builder
 	last := 0

@@ -3,9 +3,9 @@
 //
 // The yaegi interpreter can only cancel all interpreted code at once, so gsh
 // never uses its context support. Instead every source that gsh evaluates is
-// first rewritten by [Instrument]: a check that calls [Tick] when something
-// is pending is inserted at the top of every function body and every loop
-// body. A goroutine that wants to be
+// first rewritten by [Instrument]: a call of [Enter] is inserted at the top of
+// every function body, and a check that calls [Tick] when something is
+// pending at the top of every loop body. A goroutine that wants to be
 // stoppable calls [Watch] with a context; when that context is done the
 // goroutine is "doomed" and its next Tick panics with [ErrInterrupted], which
 // unwinds the interpreted code back to whoever called it (the shell's Eval, a
@@ -20,6 +20,11 @@
 // itself up in the set of doomed goroutines, a few nanoseconds on amd64 and
 // arm64 where the goroutine is identified by its runtime descriptor (getg, in
 // assembly), microseconds elsewhere (runtime.Stack is parsed).
+//
+// Enter also bounds recursion: a goroutine whose stack passes [StackLimit]
+// panics with a [StackOverflow] error, which unwinds like ErrInterrupted,
+// instead of reaching the Go runtime's limit, a fatal error that no recover
+// can stop and that kills the whole process.
 //
 // Code that blocks cannot be reached by Tick: [Sleep] replaces time.Sleep in
 // the interpreter, and Go code that blocks on behalf of interpreted code
@@ -208,6 +213,81 @@ func Tick() {
 	}
 }
 
+// StackLimit is how many bytes of its stack a goroutine may use before Enter
+// stops its interpreted code with a StackOverflow. Past 1 GB the Go runtime
+// kills the whole process, with no way to recover; but the limit has to be
+// far lower, because unwinding a panic through nested interpreted calls costs
+// more than quadratic time (each call's frame recovers and panics again, and
+// the runtime chains the panics): about 0.2 s through 1,700 calls, 0.7 s
+// through 3,500, 30 s through 14,000. yaegi needs about 600 bytes of stack per
+// interpreted call, so this allows some 3,500 nested calls of a small
+// function, fewer of larger ones.
+const StackLimit = 2 << 20
+
+// ErrStackOverflow is what errors.Is matches for any StackOverflow.
+var ErrStackOverflow error = StackOverflow{}
+
+// StackOverflow is the panic value of Enter in a goroutine whose stack has
+// passed StackLimit.
+type StackOverflow struct {
+	// Calls is how many nested interpreted calls were running (0 when they
+	// could not be counted).
+	Calls int
+}
+
+func (e StackOverflow) Error() string {
+	if e.Calls <= 0 {
+		return fmt.Sprintf("stack overflow (more than %d MiB of stack)", StackLimit>>20)
+	}
+	return fmt.Sprintf("stack overflow (more than %d nested calls)", e.Calls)
+}
+
+// Is reports whether target is a StackOverflow, whatever its count.
+func (StackOverflow) Is(target error) bool {
+	_, ok := target.(StackOverflow)
+	return ok
+}
+
+// Enter is what instrumented code calls at the top of every function body.
+// It panics with a StackOverflow when the goroutine's stack has passed
+// StackLimit (runaway recursion, which would otherwise kill the process), and
+// with ErrInterrupted when the goroutine is doomed. It costs about what the
+// test of Pending in TickStmt costs (see BenchmarkInterpCalls*). On platforms
+// other than amd64 and arm64 it does not bound recursion.
+func Enter() {
+	if stackUsed() > StackLimit {
+		panic(StackOverflow{Calls: nestedCalls()})
+	}
+	if pending.Load() != 0 && Doomed() {
+		panic(ErrInterrupted)
+	}
+}
+
+// runCfg is the interpreter's function that runs one function body: each
+// nested interpreted call has one frame of it on the Go stack.
+const runCfg = "github.com/traefik/yaegi/interp.runCfg"
+
+// nestedCalls counts the interpreted calls on the current goroutine's stack,
+// less one for the evaluation that started them. It walks the whole stack,
+// which is only done once, when the limit is passed. The count is a lower bound when the stack holds more
+// frames than it looks at.
+func nestedCalls() int {
+	pcs := make([]uintptr, stackUsed()/128+64)
+	pcs = pcs[:runtime.Callers(2, pcs)]
+	frames := runtime.CallersFrames(pcs)
+	n := 0
+	for {
+		f, more := frames.Next()
+		if f.Function == runCfg {
+			n++
+		}
+		if !more {
+			break
+		}
+	}
+	return max(n-1, 0)
+}
+
 // Done returns a channel that is closed when the current goroutine becomes
 // doomed, or nil when the goroutine is not watched. Go code that blocks on
 // behalf of interpreted code (a receive, a remote call) should select on it
@@ -371,6 +451,15 @@ func PanicValue(v any) any {
 		}
 	}
 	return v
+}
+
+// SameName reports whether x and y are strings, or values of other string
+// types (atoms), with the same spelling. Instrumented code compares x ==
+// "timeout" and x == "undefined" with it: receive and lookups give atoms,
+// which a string literal never equals in Go.
+func SameName(x, y any) bool {
+	vx, vy := reflect.ValueOf(x), reflect.ValueOf(y)
+	return vx.Kind() == reflect.String && vy.Kind() == reflect.String && vx.String() == vy.String()
 }
 
 // Results returns its arguments. The shell evaluates a call c as

@@ -3,6 +3,7 @@ package interrupt
 import (
 	"context"
 	"errors"
+	"go/ast"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -19,21 +20,25 @@ func TestInstrumentText(t *testing.T) {
 		{"for {}", "for {TICK}"},
 		{"for i := 0; i < 3; i++ {\n\tx += i\n}", "for i := 0; i < 3; i++ {TICK\n\tx += i\n}"},
 		{"for k, v := range m { for { break } }", "for k, v := range m {TICK for {TICK break } }"},
-		{"func f(x int) int { return x }", "func f(x int) int {TICK return x }"},
-		{"f := func() {}", "f := func() {TICK}"},
-		{"func() { g() }()", ";func() {TICK g() }()"},
+		{"func f(x int) int { return x }", "func f(x int) int {ENTER return x }"},
+		{"f := func() {}", "f := func() {ENTER}"},
+		{"func() { g() }()", ";func() {ENTER g() }()"},
 		{"go f(a, b)", "_gsh.Go( f, a, b)"},
 		{"go f()", "_gsh.Go( f)"},
-		{"go func(x int) { use(x) }(1)", "_gsh.Go( func(x int) {TICK use(x) }, 1)"},
+		{"go func(x int) { use(x) }(1)", "_gsh.Go( func(x int) {ENTER use(x) }, 1)"},
 		{"go f(xs...)", "go f(xs...)"},
 		{"go println(1)", "go println(1)"},
 		{"go s.run(c)", "_gsh.Go( s.run, c)"},
-		{"type T struct{}\nfunc (t T) M() {}", "type T struct{}\nfunc (t T) M() {TICK}"},
-		{"package foo\n\nfunc F() {}\n", "package foo; import _gsh \"gsh/internal/interrupt\"\n\nfunc F() {TICK}\n"},
+		{"type T struct{}\nfunc (t T) M() {}", "type T struct{}\nfunc (t T) M() {ENTER}"},
+		{"package foo\n\nfunc F() {}\n", "package foo; import _gsh \"gsh/internal/interrupt\"\n\nfunc F() {ENTER}\n"},
 		{"x := `raw {`", "x := `raw {`"},
+		{`m == "timeout"`, `_gsh.SameName(m, "timeout")`},
+		{`"undefined" != f(x)`, `!_gsh.SameName("undefined", f(x))`},
+		{`s == "other"`, `s == "other"`},
+		{`"timeout" == "timeout"`, `"timeout" == "timeout"`},
 	}
 	for k := range tests {
-		tests[k].want = strings.ReplaceAll(tests[k].want, "TICK", TickStmt)
+		tests[k].want = strings.NewReplacer("TICK", TickStmt, "ENTER", EnterStmt).Replace(tests[k].want)
 	}
 	for _, tt := range tests {
 		got, err := Instrument(tt.in)
@@ -54,6 +59,20 @@ func TestInstrumentText(t *testing.T) {
 	}
 }
 
+// TestInstrumentNesting: a comparison rewritten by Instrument nests inside
+// an extra edit that wraps the same expression.
+func TestInstrumentNesting(t *testing.T) {
+	p, err := Parse(`receive() == "timeout"`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := p.Stmts[0].(*ast.ExprStmt).X
+	got := p.Instrument(nil, Edit{Pos: x.Pos(), Text: "show("}, Edit{Pos: x.End(), Text: ")"}).Input
+	if want := `show(_gsh.SameName(receive(), "timeout"))`; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestInstrumentImports(t *testing.T) {
 	src := "package foo\nimport \"strings\"\nimport (\n\t\"fmt\"\n\tstr \"strconv\"\n)\nfunc F() string { return strings.ToUpper(fmt.Sprint(str.Itoa(1))) }\n"
 	p, err := Parse(src)
@@ -69,8 +88,8 @@ func TestInstrumentImports(t *testing.T) {
 	}
 	have := map[Import]bool{{"strings", "strings"}: true, {"str", "strconv"}: true, {ImportName, ImportPath}: true}
 	got := p.Instrument(func(im Import) bool { return have[im] }).Input
-	wantSrc := "package foo\n\nimport (\n\t\"fmt\"\n\t\n)\nfunc F() string {TICK return strings.ToUpper(fmt.Sprint(str.Itoa(1))) }\n"
-	wantSrc = strings.ReplaceAll(wantSrc, "TICK", TickStmt)
+	wantSrc := "package foo\n\nimport (\n\t\"fmt\"\n\t\n)\nfunc F() string {ENTER return strings.ToUpper(fmt.Sprint(str.Itoa(1))) }\n"
+	wantSrc = strings.ReplaceAll(wantSrc, "ENTER", EnterStmt)
 	if got != wantSrc {
 		t.Errorf("got %q\nwant %q", got, wantSrc)
 	}
@@ -435,5 +454,60 @@ func TestGoroutineKey(t *testing.T) {
 	}
 	if GoroutineID() <= 0 {
 		t.Error("no goroutine id")
+	}
+}
+
+// TestStackOverflowRecovers runs an endless recursion, in an evaluation and
+// in a goroutine calling an interpreted function through reflection (as a
+// served remote call does): each ends with a StackOverflow panic, not the
+// Go runtime's fatal error, and the interpreter goes on serving.
+func TestStackOverflowRecovers(t *testing.T) {
+	i := newTestInterp(t, nil)
+	eval := func(src string) (reflect.Value, error) {
+		t.Helper()
+		out, err := Instrument(src)
+		if err != nil {
+			t.Fatalf("Instrument(%q): %v", src, err)
+		}
+		return i.Eval(out)
+	}
+	if _, err := eval("func r(n int) int { return r(n+1) + 1 }"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, v any) {
+		t.Helper()
+		err, _ := PanicValue(v).(error)
+		var so StackOverflow
+		if !errors.As(err, &so) || !errors.Is(err, ErrStackOverflow) {
+			t.Fatalf("%s: got %v (%T), want a StackOverflow", what, v, v)
+		}
+		// The count is the depth that was reached: a thousand
+		// calls at least, and the message says so.
+		if so.Calls < 1000 || !strings.HasPrefix(err.Error(), "stack overflow (more than ") || !strings.HasSuffix(err.Error(), " nested calls)") {
+			t.Errorf("%s: %q (Calls %d)", what, err, so.Calls)
+		}
+	}
+	_, err := eval("r(0)")
+	var pe interp.Panic
+	if !errors.As(err, &pe) {
+		t.Fatalf("r(0) at the top level: %v, want a panic", err)
+	}
+	check("evaluation", pe.Value)
+
+	f := privateFunc(t, i, "r")
+	got := make(chan any)
+	go func() {
+		defer func() { got <- recover() }()
+		f.Call(reflectArgs(0))
+	}()
+	check("goroutine", <-got)
+
+	// Deep but finite recursion still works, and so does the interpreter.
+	if _, err := eval("func depth(n int) int { if n == 0 { return 0 }; return depth(n-1) + 1 }"); err != nil {
+		t.Fatal(err)
+	}
+	v, err := eval("depth(1000)")
+	if err != nil || v.Int() != 1000 {
+		t.Fatalf("depth(1000) = %v, %v", v, err)
 	}
 }
