@@ -34,9 +34,10 @@ type link struct {
 	conn   net.Conn
 	sess   *yamux.Session
 
-	mu      sync.Mutex
-	idle    []*callStream
-	reading map[*yamux.Stream]struct{} // streams a goroutine waits to read (see close)
+	mu        sync.Mutex
+	idle      []*callStream
+	idleFreed chan struct{}              // see freed
+	reading   map[*yamux.Stream]struct{} // streams a goroutine waits to read (see close)
 
 	client   bool   // this node dialled the connection
 	creation uint32 // the peer's run
@@ -50,6 +51,11 @@ type link struct {
 
 	streams  atomic.Int64 // streams the peer opened that are being served
 	refusing atomic.Bool  // a stream was refused for MaxStreams (logged once)
+	// calls holds a token for each call stream this node has open to the
+	// peer, idle ones included: at most MaxStreams, the bound a peer with
+	// the same configuration serves, so a burst of calls waits for a
+	// stream instead of being refused.
+	calls chan struct{}
 
 	once sync.Once
 	err  error // why the link closed, set before done is closed
@@ -70,7 +76,7 @@ func (n *Node) yamuxConfig() *yamux.Config {
 // it the link to the peer, replacing any older one.
 func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0 || n.cfg.Hidden, conn: conn, done: make(chan struct{}),
-		client: client, creation: them.creation}
+		client: client, creation: them.creation, calls: make(chan struct{}, n.cfg.MaxStreams)}
 	var err error
 	fc := newFrameConn(conn)
 	cfg := n.yamuxConfig()
@@ -662,20 +668,55 @@ type callStream struct {
 	new bool // the stream kind byte is still to be sent
 }
 
-func (l *link) getStream() (*callStream, error) {
-	l.mu.Lock()
-	if k := len(l.idle); k > 0 {
-		cs := l.idle[k-1]
-		l.idle = l.idle[:k-1]
+// getStream gives an idle call stream, or opens one when fewer than
+// MaxStreams are open, or waits for one to be given back or closed.
+func (l *link) getStream(ctx context.Context) (*callStream, error) {
+	for {
+		l.mu.Lock()
+		if k := len(l.idle); k > 0 {
+			cs := l.idle[k-1]
+			l.idle = l.idle[:k-1]
+			l.mu.Unlock()
+			return cs, nil
+		}
 		l.mu.Unlock()
-		return cs, nil
+		select {
+		case l.calls <- struct{}{}:
+		default:
+			select {
+			case l.calls <- struct{}{}:
+			case <-l.freed():
+				continue // one went back to idle: take it
+			case <-l.done:
+				return nil, fmt.Errorf("opening a stream to %s: %w", l.peer, netErr(l.err))
+			case <-ctx.Done():
+				return nil, fmt.Errorf("waiting for one of the %d streams to %s: %w", cap(l.calls), l.peer, ctxErr(ctx, l.peer))
+			}
+		}
+		s, err := l.sess.OpenStream()
+		if err != nil {
+			<-l.calls
+			return nil, fmt.Errorf("opening a stream to %s: %w", l.peer, netErr(err))
+		}
+		return &callStream{s: s, br: bufio.NewReaderSize(s, 4096), buf: make([]byte, 0, 512), new: true}, nil
 	}
-	l.mu.Unlock()
-	s, err := l.sess.OpenStream()
-	if err != nil {
-		return nil, fmt.Errorf("opening a stream to %s: %w", l.peer, netErr(err))
+}
+
+// freed is closed when a call stream goes back to idle while callers wait
+// for one (see getStream).
+func (l *link) freed() <-chan struct{} {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.idleFreed == nil {
+		l.idleFreed = make(chan struct{})
 	}
-	return &callStream{s: s, br: bufio.NewReaderSize(s, 4096), buf: make([]byte, 0, 512), new: true}, nil
+	return l.idleFreed
+}
+
+// dropStream closes a call stream for good, giving its token back.
+func (l *link) dropStream(cs *callStream) {
+	l.closeStream(cs.s)
+	<-l.calls
 }
 
 func (l *link) putStream(cs *callStream) {
@@ -685,12 +726,16 @@ func (l *link) putStream(cs *callStream) {
 	default:
 		if len(l.idle) < maxIdleStreams {
 			l.idle = append(l.idle, cs)
+			if l.idleFreed != nil {
+				close(l.idleFreed)
+				l.idleFreed = nil
+			}
 			l.mu.Unlock()
 			return
 		}
 	}
 	l.mu.Unlock()
-	l.closeStream(cs.s)
+	l.dropStream(cs)
 }
 
 // Call runs module.function(args...) on node peer and returns its result
@@ -716,14 +761,14 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		return nil, err
 	}
 	deadline, _ := ctx.Deadline()
-	cs, err := l.getStream()
+	cs, err := l.getStream(ctx)
 	if err != nil {
 		// When two nodes connect to each other at once, the link a call
 		// picked up may lose to the other one before its first stream;
 		// nothing was sent, so go on over the link that stays.
 		if now := n.current(peer); now != nil && now != l {
 			l = now
-			cs, err = l.getStream()
+			cs, err = l.getStream(ctx)
 		}
 		if err != nil {
 			return nil, err
@@ -786,7 +831,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 			if reuse {
 				l.putStream(cs)
 			} else {
-				l.closeStream(cs.s)
+				l.dropStream(cs)
 			}
 			if re, ok := v.(*RemoteError); ok {
 				return nil, re
@@ -797,7 +842,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		l.stopReading(cs.s)
 	}
 	stop()
-	l.closeStream(cs.s)
+	l.dropStream(cs)
 	select {
 	case <-l.done:
 		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(l.err))

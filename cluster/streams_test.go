@@ -3,7 +3,10 @@ package cluster
 import (
 	"context"
 	"errors"
+	"reflect"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -56,5 +59,54 @@ func TestIdleStreamsBounded(t *testing.T) {
 		select {
 		case <-time.After(100 * time.Millisecond):
 		}
+	}
+}
+
+// TestCallsWaitForAStream makes many more concurrent calls than MaxStreams
+// between two nodes configured alike: each waits for a stream of the
+// caller's own and none is refused.
+func TestCallsWaitForAStream(t *testing.T) {
+	c := newTestCluster(t)
+	release := make(chan struct{})
+	start := func(name string) *Node {
+		cfg := c.config(name, "abc")
+		cfg.MaxStreams = 4
+		cfg.Handler = Modules{"t": {"hold": reflect.ValueOf(func() { <-release })}}
+		n, err := Start(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a, b := start("a"), start("b")
+	if err := a.Connect(context.Background(), b.Name()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := a.Call(context.Background(), b.Name(), "t", "hold"); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	// Every stream a may open is held by a call; the other calls wait.
+	l := a.current(b.Name())
+	deadline := time.Now().Add(10 * time.Second)
+	for len(l.calls) < cap(l.calls) && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a call past MaxStreams: %v", err)
+	}
+	if got := len(l.calls); got > 4 {
+		t.Errorf("a holds %d call streams to b, over MaxStreams", got)
 	}
 }
