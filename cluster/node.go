@@ -439,11 +439,14 @@ func (n *Node) link(ctx context.Context, peer Atom) (*link, error) {
 		n.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if l := n.links[peer]; l != nil {
+	if l := n.links[peer]; l != nil && !l.closing() {
 		n.mu.Unlock()
 		return l, nil
 	}
-	if n.accepting[peer] > 0 { // the peer is making the link: wait for it
+	// A link that is closing is about to leave the table (link.watch):
+	// wait for that and dial anew, rather than fail on the old one. So
+	// does a link the peer is making.
+	if l := n.links[peer]; l != nil || n.accepting[peer] > 0 {
 		ch := n.changed
 		n.mu.Unlock()
 		select {

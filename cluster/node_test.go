@@ -474,3 +474,22 @@ func BenchmarkCallParallel(b *testing.B) {
 }
 
 func sprintf(f string, args ...any) string { return fmt.Sprintf(f, args...) }
+
+// TestCallRightAfterDisconnect: a call made while the old link is still
+// closing waits for it to go and links again, as after disconnect_node in
+// Erlang, instead of failing on the link being closed.
+func TestCallRightAfterDisconnect(t *testing.T) {
+	c := newTestCluster(t)
+	a, b := c.start("a", "abc"), c.start("b", "abc")
+	ctx := context.Background()
+	for i := range 100 {
+		if err := a.Connect(ctx, b.Name()); err != nil {
+			t.Fatalf("round %d: connect: %v", i, err)
+		}
+		a.Disconnect(b.Name())
+		if v, err := a.Call(ctx, b.Name(), "test", "double", i); err != nil || v != 2*i {
+			t.Fatalf("round %d: a call right after Disconnect: %v, %v", i, v, err)
+		}
+		a.Disconnect(b.Name())
+	}
+}
