@@ -50,8 +50,6 @@ type Env struct {
 	// LoadSource evaluates a Go source file's text in the interpreter and
 	// returns its package name (c() and nl() use it).
 	LoadSource func(name, src string) (string, error)
-	// Shell is the prompt's own process: self() outside any spawned process.
-	Shell *cluster.Process
 	// Args are the arguments given after a script's name (gsh file.gsh a
 	// b): args() returns them.
 	Args []string
@@ -59,7 +57,7 @@ type Env struct {
 	// from the history file, then this session's.
 	History func() (old, session []string)
 
-	procs   procs
+	shell   shellProc
 	asyncMu sync.Mutex
 	asyncs  map[int]chan asyncResult
 	asyncN  int
@@ -83,10 +81,8 @@ type Doc struct {
 // New returns the builtins for node.
 func New(node *cluster.Node) *Env {
 	e := &Env{Node: node, KVS: NewKVS(node.Name()), Out: io.Discard, timeout: node.Config().CallTimeout}
-	e.procs.m = map[uintptr]*cluster.Process{}
 	e.asyncs = map[int]chan asyncResult{}
-	e.Shell = node.NewProcess()
-	e.Shell.SetWhat("shell")
+	e.startShell()
 	e.stdlibIdx = stdlibIndex()
 	e.modules = cluster.Modules{
 		"kvs": {
@@ -325,8 +321,11 @@ func (e *Env) invokeInterpreted(ctx context.Context, fn reflect.Value, args []an
 		p.SetWhat("rpc call")
 		defer p.Exit(cluster.Normal)
 	}
-	unbind := e.procs.bind(p)
-	defer unbind()
+	owner := &interrupt.Owner{Process: p}
+	if cur := interrupt.CurrentOwner(); cur != nil { // a call to this node from its own code
+		owner.Ctx, owner.Out = cur.Ctx, cur.Out
+	}
+	defer interrupt.Own(owner)()
 	stop := interrupt.Watch(ctx)
 	defer stop()
 	return cluster.Invoke(ctx, fn, args)

@@ -12,7 +12,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/traefik/yaegi/interp"
 
@@ -137,14 +136,11 @@ func redeclaredImport(err error) (string, bool) {
 
 // frameCatcher is the interpreter's stderr. It keeps the lines that yaegi
 // writes for each interpreted frame a panic goes through ("L:C: panic:
-// main.f(...)") out of the user's stderr, and files them by goroutine: those
-// of the evaluation's goroutine go to its PanicError.
+// main.f(...)") out of the user's stderr, and files them with the owner of
+// the goroutine that panics (see interrupt.Owner): those of an evaluation go
+// to its PanicError.
 type frameCatcher struct {
 	out io.Writer
-
-	mu    sync.Mutex
-	byG   map[int64][]string
-	order []int64 // goroutines with frames, oldest first, to bound byG
 }
 
 var frameRE = regexp.MustCompile(`^(?:(.*):)?(\d+):(\d+): panic: (.*)\(\.\.\.\)\r?\n?$`)
@@ -164,43 +160,19 @@ func (c *frameCatcher) Write(b []byte) (int, error) {
 	} else if fn == "main" || fn == "main.func" {
 		return len(b), nil // the prompt's own statements
 	}
-	gid := interrupt.GoroutineID()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.byG == nil {
-		c.byG = map[int64][]string{}
-	}
-	if _, ok := c.byG[gid]; !ok {
-		c.order = append(c.order, gid)
-		if len(c.order) > 64 {
-			delete(c.byG, c.order[0])
-			c.order = c.order[1:]
-		}
-	}
-	if len(c.byG[gid]) < 32 {
-		c.byG[gid] = append(c.byG[gid], frame)
+	if o := interrupt.CurrentOwner(); o != nil {
+		o.AddFrame(frame)
 	}
 	return len(b), nil
 }
 
-// start forgets stale frames of goroutine gid.
-func (c *frameCatcher) start(gid int64) { c.take(gid) }
-
-func (c *frameCatcher) take(gid int64) []string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f, ok := c.byG[gid]
-	if !ok {
-		return nil
+// takeFrames returns, and forgets, the frames filed with the calling
+// goroutine's owner.
+func takeFrames() []string {
+	if o := interrupt.CurrentOwner(); o != nil {
+		return o.TakeFrames()
 	}
-	delete(c.byG, gid)
-	for k, g := range c.order {
-		if g == gid {
-			c.order = append(c.order[:k], c.order[k+1:]...)
-			break
-		}
-	}
-	return f
+	return nil
 }
 
 func oneLine(s string) string {

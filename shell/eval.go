@@ -36,7 +36,7 @@ func (i *Interp) eval(ctx context.Context, src, file string) (Result, error) {
 type job struct {
 	mu        sync.Mutex // held by the job while it uses the interpreter after running user code
 	abandoned bool
-	g         uintptr // the goroutine running it, while it is registered in evals; guarded by mu
+	owner     *interrupt.Owner // who runs it, while its goroutine is owned; guarded by mu
 	done      chan struct{}
 	res       Result
 	err       error
@@ -75,9 +75,9 @@ func (i *Interp) evalParsed(ctx context.Context, p *interrupt.Parsed, file strin
 	}
 	j.mu.Lock()
 	j.abandoned = true
-	if j.g != 0 { // what it prints from now on is nobody's
-		i.evals.clear(j.g)
-		j.g = 0
+	if j.owner != nil { // what it prints from now on is nobody's
+		interrupt.Release(j.owner)
+		j.owner = nil
 	}
 	j.mu.Unlock()
 	select { // it may have just finished
@@ -112,25 +112,24 @@ func (i *Interp) runJob(ctx context.Context, j *job, pl *plan, file string) {
 	g := interrupt.GoroutineKey()
 	i.evalG.Store(g)
 	defer i.evalG.CompareAndSwap(g, 0)
+	owner := &interrupt.Owner{Ctx: ctx}
 	j.mu.Lock()
-	j.g = g
-	i.evals.set(g, ctx)
+	j.owner = owner
+	restore := interrupt.Own(owner)
 	j.mu.Unlock()
 	defer func() {
 		j.mu.Lock()
-		if j.g != 0 {
-			i.evals.clear(g)
-			j.g = 0
+		if j.owner != nil {
+			restore()
+			j.owner = nil
 		}
 		j.mu.Unlock()
 	}()
 	stop := interrupt.Watch(ctx)
 	defer stop()
-	gid := interrupt.GoroutineID()
-	i.frames.start(gid)
 	compiling := true
 	defer func() {
-		frames := i.frames.take(gid)
+		frames := owner.TakeFrames()
 		if r := recover(); r != nil {
 			j.res, j.err = Result{}, panicError(r, frames, compiling)
 		}
@@ -150,7 +149,7 @@ func (i *Interp) run(j *job, pl *plan, file string, compiling *bool) (Result, er
 	if err != nil {
 		var pe interp.Panic
 		if errors.As(err, &pe) {
-			return Result{}, panicError(pe.Value, i.frames.take(interrupt.GoroutineID()), false)
+			return Result{}, panicError(pe.Value, takeFrames(), false)
 		}
 		return Result{}, inGoWords(mapCompileError(err, rw, file), pl.p)
 	}

@@ -57,7 +57,6 @@ type Interp struct {
 	in  *interp.Interpreter
 
 	out   *routedWriter // the interpreter's stdout
-	evals evalContexts  // the contexts of the evaluations running, by goroutine
 	names names         // what completion knows
 
 	frames frameCatcher
@@ -97,7 +96,7 @@ func NewInterp(opt Options) (*Interp, error) {
 		funcs:   map[string]reflect.Value{},
 		types:   map[string]bool{},
 	}
-	i.out.def, i.out.evals = stdout, &i.evals
+	i.out.def = stdout
 	i.frames.out = stderr
 	i.in = interp.New(interp.Options{Stdout: i.out, Stderr: &i.frames, GoPath: opt.GoPath})
 

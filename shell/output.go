@@ -5,8 +5,6 @@ package shell
 import (
 	"context"
 	"io"
-	"sync"
-	"sync/atomic"
 
 	"gsh/internal/interrupt"
 )
@@ -33,53 +31,29 @@ func (i *Interp) Stdout() io.Writer { return i.out }
 // call from another node). Builtins use it to tell whose evaluation calls
 // them (a remote shell's: see Server.History).
 func (i *Interp) Context() context.Context {
-	return i.evals.get(interrupt.GoroutineKey())
-}
-
-// evalContexts maps the goroutines running evaluations to their contexts.
-type evalContexts struct {
-	n  atomic.Int32 // len(m): no lookup while there is none
-	mu sync.RWMutex
-	m  map[uintptr]context.Context
-}
-
-func (e *evalContexts) get(g uintptr) context.Context {
-	if e.n.Load() == 0 {
-		return nil
+	if o := interrupt.CurrentOwner(); o != nil {
+		return o.Ctx
 	}
-	e.mu.RLock()
-	defer e.mu.RUnlock()
-	return e.m[g]
-}
-
-func (e *evalContexts) set(g uintptr, ctx context.Context) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.m == nil {
-		e.m = map[uintptr]context.Context{}
-	}
-	e.m[g] = ctx
-	e.n.Store(int32(len(e.m)))
-}
-
-func (e *evalContexts) clear(g uintptr) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	delete(e.m, g)
-	e.n.Store(int32(len(e.m)))
+	return nil
 }
 
 // routedWriter is the interpreter's stdout: what an evaluation given its
-// own output (WithOutput) prints goes there, the rest to def.
+// own output (WithOutput) prints goes there, what a goroutine whose owner has
+// an output (a call served for another node, and the goroutines it starts)
+// prints goes to that, the rest to def.
 type routedWriter struct {
-	def   io.Writer
-	evals *evalContexts
+	def io.Writer
 }
 
 func (w *routedWriter) Write(p []byte) (int, error) {
-	if ctx := w.evals.get(interrupt.GoroutineKey()); ctx != nil {
-		if out, ok := ctx.Value(outputKey{}).(io.Writer); ok && out != nil {
-			return out.Write(p)
+	if o := interrupt.CurrentOwner(); o != nil {
+		if o.Ctx != nil {
+			if out, ok := o.Ctx.Value(outputKey{}).(io.Writer); ok && out != nil {
+				return out.Write(p)
+			}
+		}
+		if o.Out != nil {
+			return o.Out.Write(p)
 		}
 	}
 	return w.def.Write(p)
@@ -89,6 +63,4 @@ func (w *routedWriter) Write(p []byte) (int, error) {
 // the calling goroutine went through (innermost first), outside Eval: for a
 // spawned process or a remote call that recovered a panic of an interpreted
 // function.
-func (i *Interp) TakeFrames() []string {
-	return i.frames.take(interrupt.GoroutineID())
-}
+func (i *Interp) TakeFrames() []string { return takeFrames() }
