@@ -105,13 +105,16 @@ func New(node *cluster.Node) *Env {
 	return e
 }
 
+// ctx is the context of the calls the calling goroutine makes: the
+// evaluation's, which Ctrl-C ends, naming the group leader that what they
+// run on other nodes prints for.
 func (e *Env) ctx() context.Context {
 	if e.Context != nil {
 		if c := e.Context(); c != nil {
-			return c
+			return e.withLeader(c)
 		}
 	}
-	return currentCtx()
+	return e.withLeader(currentCtx())
 }
 
 func (e *Env) logf(format string, args ...any) {
@@ -286,6 +289,11 @@ func (e *Env) handleCall(ctx context.Context, from cluster.Atom, module, functio
 		return nil, fmt.Errorf("no module %q on %s: %w", module, e.Node.Name(), cluster.ErrUnknownModule)
 	}
 	fn, ok := stdlib.Symbols[key][function]
+	if out := e.remoteOutput(ctx); out != nil && key == "fmt/fmt" {
+		if f, isPrint := printTo(function, out); isPrint {
+			fn = f
+		}
+	}
 	if !ok || fn.Kind() != reflect.Func {
 		return nil, fmt.Errorf("no function %s.%s on %s: %w", module, function, e.Node.Name(), cluster.ErrUnknownFunction)
 	}
@@ -321,8 +329,8 @@ func (e *Env) invokeInterpreted(ctx context.Context, fn reflect.Value, args []an
 		p.SetWhat("rpc call")
 		defer p.Exit(cluster.Normal)
 	}
-	owner := &interrupt.Owner{Process: p}
-	if cur := interrupt.CurrentOwner(); cur != nil { // a call to this node from its own code
+	owner := &interrupt.Owner{Process: p, Out: e.remoteOutput(ctx)}
+	if cur := interrupt.CurrentOwner(); cur != nil && owner.Out == nil { // a call to this node from its own code
 		owner.Ctx, owner.Out = cur.Ctx, cur.Out
 	}
 	defer interrupt.Own(owner)()

@@ -200,7 +200,7 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 		}
 		panic(fmt.Errorf("spawn(%q, %T): %w", first, f, cluster.ErrBadArgs))
 	}
-	pid, err := e.Node.SpawnRemote(currentCtx(), node, module, function, rest, link)
+	pid, err := e.Node.SpawnRemote(e.ctx(), node, module, function, rest, link)
 	if err != nil {
 		panic(err)
 	}

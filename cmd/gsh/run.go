@@ -193,8 +193,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		logf(format, args...)
 	}
 
+	// What calls served on other nodes print for this one's processes.
+	var outMu sync.Mutex
+	output := func(_ cluster.Pid, text string) {
+		if s := sh.Load(); s != nil {
+			s.Print(text)
+			return
+		}
+		outMu.Lock()
+		defer outMu.Unlock()
+		io.WriteString(stdout, text)
+	}
+
 	var handler atomic.Pointer[builtins.Env]
-	node, err := startNode(ctx, o, stderr, nodeLog, cluster.HandlerFunc(
+	node, err := startNode(ctx, o, stderr, nodeLog, output, cluster.HandlerFunc(
 		func(ctx context.Context, from cluster.Atom, m, f string, a []any) (any, error) {
 			e := handler.Load()
 			if e == nil {
@@ -349,11 +361,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 
 // startNode starts the node the flags describe. When no port mapper answers,
 // it starts one in the background as a detached gsh, as erl starts epmd.
-func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(string, ...any), h cluster.Handler) (*cluster.Node, error) {
+func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(string, ...any), output func(cluster.Pid, string), h cluster.Handler) (*cluster.Node, error) {
 	cfg := cluster.DefaultConfig()
 	cfg.MapperPort = o.mapperPort
 	cfg.Handler = h
 	cfg.Logf = logf
+	cfg.Output = output
 	cfg.Hidden = o.hidden
 	cfg.TickTime = o.tick
 	cfg.MaxProcesses = o.procs
