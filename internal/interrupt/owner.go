@@ -58,9 +58,8 @@ func (o *Owner) child() *Owner {
 }
 
 var (
-	ownersN  atomic.Int64 // len(owners): no lookup while there is none
-	ownersMu sync.RWMutex
-	owners   = map[uintptr]*Owner{}
+	ownersN atomic.Int64 // how many goroutines are owned: no lookup while none is
+	owners  sync.Map     // goroutine (gkey) -> *Owner
 )
 
 // Own makes o the owner of the calling goroutine until restore is called,
@@ -68,23 +67,17 @@ var (
 // nest: a call served on the goroutine of an evaluation).
 func Own(o *Owner) (restore func()) {
 	g := gkey()
-	ownersMu.Lock()
-	prev := owners[g]
-	owners[g] = o
-	ownersN.Store(int64(len(owners)))
-	ownersMu.Unlock()
+	prev, had := owners.Swap(g, o)
+	if !had {
+		ownersN.Add(1)
+	}
 	return func() {
-		ownersMu.Lock()
-		defer ownersMu.Unlock()
-		if owners[g] != o {
-			return
+		// Unless o was released meanwhile.
+		if had {
+			owners.CompareAndSwap(g, o, prev)
+		} else if owners.CompareAndDelete(g, o) {
+			ownersN.Add(-1)
 		}
-		if prev != nil {
-			owners[g] = prev
-		} else {
-			delete(owners, g)
-		}
-		ownersN.Store(int64(len(owners)))
 	}
 }
 
@@ -93,10 +86,9 @@ func CurrentOwner() *Owner {
 	if ownersN.Load() == 0 {
 		return nil
 	}
-	g := gkey()
-	ownersMu.RLock()
-	defer ownersMu.RUnlock()
-	return owners[g]
+	o, _ := owners.Load(gkey())
+	p, _ := o.(*Owner)
+	return p
 }
 
 // inheritOwner is called by Go in the parent goroutine; the function it
@@ -113,12 +105,10 @@ func inheritOwner() func() (restore func()) {
 // Release takes o away from every goroutine it owns, from any goroutine:
 // an evaluation given up while its code still runs belongs to no one.
 func Release(o *Owner) {
-	ownersMu.Lock()
-	defer ownersMu.Unlock()
-	for g, x := range owners {
-		if x == o {
-			delete(owners, g)
+	owners.Range(func(g, x any) bool {
+		if x == o && owners.CompareAndDelete(g, o) {
+			ownersN.Add(-1)
 		}
-	}
-	ownersN.Store(int64(len(owners)))
+		return true
+	})
 }

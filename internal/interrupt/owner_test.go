@@ -58,3 +58,36 @@ func TestGoInheritsOwner(t *testing.T) {
 		t.Errorf("frames after TakeFrames: %v", f)
 	}
 }
+
+// BenchmarkCurrentOwner is the lookup behind self(), receive() and every
+// write of interpreted code to its stdout, with some goroutines owned.
+func BenchmarkCurrentOwner(b *testing.B) {
+	defer Own(&Owner{Process: "p"})()
+	b.RunParallel(func(pb *testing.PB) {
+		defer Own(&Owner{Process: "q"})()
+		for pb.Next() {
+			if CurrentOwner() == nil {
+				b.Fatal("no owner")
+			}
+		}
+	})
+}
+
+// TestRelease: a released owner owns nothing, and restoring it later
+// changes nothing.
+func TestRelease(t *testing.T) {
+	o := &Owner{Process: "gone"}
+	restore := Own(o)
+	done := make(chan struct{})
+	go func() { Release(o); close(done) }()
+	<-done
+	if c := CurrentOwner(); c != nil {
+		t.Fatalf("owner after Release: %+v", c)
+	}
+	n := &Owner{Process: "next"}
+	defer Own(n)()
+	restore()
+	if CurrentOwner() != n {
+		t.Fatal("restoring a released owner took the goroutine's new owner away")
+	}
+}
