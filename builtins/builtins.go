@@ -28,7 +28,7 @@ import (
 const PathPrefix = "gsh/builtins"
 
 // Env is one node's builtins: the node they act on and the hooks into the
-// program that runs them.
+// program that runs them, which NewWith sets from an Interpreter and a Host.
 type Env struct {
 	Node *cluster.Node
 	KVS  *KVS
@@ -78,7 +78,8 @@ type Doc struct {
 	Detail  string // more, with an example
 }
 
-// New returns the builtins for node.
+// New returns the builtins for node, with no interpreter: the builtin
+// modules and the standard library (see NewWith).
 func New(node *cluster.Node) *Env {
 	e := &Env{Node: node, KVS: NewKVS(node.Name()), Out: io.Discard, timeout: node.Config().CallTimeout}
 	e.asyncs = map[int]chan asyncResult{}

@@ -42,6 +42,10 @@ type Options struct {
 	// symbols. Every used package is importable without an import
 	// statement, under its name.
 	Exports []interp.Exports
+	// Bind, if set, is called with the interpreter being made, before its
+	// exports are used: it returns exports that call back into it (the
+	// builtins), added after Exports.
+	Bind func(*Interp) []interp.Exports
 	// Prelude are sources evaluated once at start, after the import of
 	// the interrupt package, e.g. `import . "gsh/builtins"`.
 	Prelude []string
@@ -120,12 +124,16 @@ func NewInterp(opt Options) (*Interp, error) {
 		}
 		syms[k] = v
 	}
-	for _, e := range append([]interp.Exports{syms, interrupt.Symbols, goExtExports}, opt.Exports...) {
+	exports := opt.Exports[:len(opt.Exports):len(opt.Exports)]
+	if opt.Bind != nil {
+		exports = append(exports, opt.Bind(i)...)
+	}
+	for _, e := range append([]interp.Exports{syms, interrupt.Symbols, goExtExports}, exports...) {
 		if err := i.in.Use(e); err != nil {
 			return nil, err
 		}
 	}
-	i.names.exports = append([]interp.Exports{syms, goExtExports}, opt.Exports...)
+	i.names.exports = append([]interp.Exports{syms, goExtExports}, exports...)
 	i.in.ImportUsed()
 	if _, err := i.in.Eval(interrupt.ImportDecl); err != nil {
 		return nil, err

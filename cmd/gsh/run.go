@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -219,51 +218,47 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	defer node.Close()
 
-	env := builtins.New(node)
+	// The interpreter, with the builtins it runs.
+	var (
+		env     *builtins.Env
+		server  *shell.Server               // remote shells (gsh -remsh this node) evaluate here
+		history atomic.Pointer[shell.Shell] // the shell whose history history() prints
+	)
+	in, err := shell.NewInterp(shell.Options{
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Prelude: []string{builtins.Prelude},
+		Bind: func(in *shell.Interp) []interp.Exports {
+			env = builtins.NewWith(ctx, node, in, builtins.Host{
+				Halt:   halt,
+				Logf:   nodeLog,
+				Format: shell.Format,
+				Args:   o.args,
+				History: func() (old, session []string) {
+					if h, ok := server.History(in.Context()); ok {
+						return nil, h // a remote shell's own
+					}
+					if s := history.Load(); s != nil {
+						return s.History()
+					}
+					return nil, nil
+				},
+			})
+			return []interp.Exports{env.Symbols()}
+		},
+	})
+	if err != nil {
+		return err
+	}
 	if o.kvsDir != "" {
 		if err := env.KVS.Open(o.kvsDir); err != nil {
 			return err
 		}
 		defer env.KVS.Close()
 	}
-	env.Out = stdout
-	env.Halt = halt
-	env.Logf = nodeLog
-	env.Args = append([]string{}, o.args...)
-	in, err := shell.NewInterp(shell.Options{
-		Stdout:  stdout,
-		Stderr:  stderr,
-		Exports: []interp.Exports{env.Symbols()},
-		Prelude: []string{builtins.Prelude},
-	})
-	if err != nil {
-		return err
-	}
-	env.Out = in.Stdout() // help() in another node's remote shell prints there
-	env.Format = shell.Format
-	env.LoadSource = func(name, src string) (string, error) {
-		return in.LoadSource(ctx, name, src)
-	}
-	env.Lookup = func(module, function string) (reflect.Value, bool) {
-		if module == "main" {
-			return in.Func(function)
-		}
-		return in.Func(module + "." + function)
-	}
 	complete := completer{env: env, interp: in}
-	// Remote shells (gsh -remsh this node) evaluate here.
-	server := &shell.Server{Interp: in, Complete: complete}
+	server = &shell.Server{Interp: in, Complete: complete}
 	env.Serve(shell.RemoteModule, server.Module())
-	var history atomic.Pointer[shell.Shell] // the shell whose history history() prints
-	env.History = func() (old, session []string) {
-		if h, ok := server.History(in.Context()); ok {
-			return nil, h // a remote shell's own
-		}
-		if s := history.Load(); s != nil {
-			return s.History()
-		}
-		return nil, nil
-	}
 	stopWatch := node.Watch(func(peer cluster.Atom, up bool, _ error) {
 		if !up {
 			server.DropNode(string(peer))
