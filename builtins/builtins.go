@@ -28,7 +28,7 @@ import (
 const PathPrefix = "gsh/builtins"
 
 // Env is one node's builtins: the node they act on and the hooks into the
-// program that runs them.
+// program that runs them, which NewWith sets from an Interpreter and a Host.
 type Env struct {
 	Node *cluster.Node
 	KVS  *KVS
@@ -50,8 +50,6 @@ type Env struct {
 	// LoadSource evaluates a Go source file's text in the interpreter and
 	// returns its package name (c() and nl() use it).
 	LoadSource func(name, src string) (string, error)
-	// Shell is the prompt's own process: self() outside any spawned process.
-	Shell *cluster.Process
 	// Args are the arguments given after a script's name (gsh file.gsh a
 	// b): args() returns them.
 	Args []string
@@ -59,7 +57,7 @@ type Env struct {
 	// from the history file, then this session's.
 	History func() (old, session []string)
 
-	procs   procs
+	shell   shellProc
 	asyncMu sync.Mutex
 	asyncs  map[int]chan asyncResult
 	asyncN  int
@@ -80,13 +78,12 @@ type Doc struct {
 	Detail  string // more, with an example
 }
 
-// New returns the builtins for node.
+// New returns the builtins for node, with no interpreter: the builtin
+// modules and the standard library (see NewWith).
 func New(node *cluster.Node) *Env {
 	e := &Env{Node: node, KVS: NewKVS(node.Name()), Out: io.Discard, timeout: node.Config().CallTimeout}
-	e.procs.m = map[uintptr]*cluster.Process{}
 	e.asyncs = map[int]chan asyncResult{}
-	e.Shell = node.NewProcess()
-	e.Shell.SetWhat("shell")
+	e.startShell()
 	e.stdlibIdx = stdlibIndex()
 	e.modules = cluster.Modules{
 		"kvs": {
@@ -109,13 +106,16 @@ func New(node *cluster.Node) *Env {
 	return e
 }
 
+// ctx is the context of the calls the calling goroutine makes: the
+// evaluation's, which Ctrl-C ends, naming the group leader that what they
+// run on other nodes prints for.
 func (e *Env) ctx() context.Context {
 	if e.Context != nil {
 		if c := e.Context(); c != nil {
-			return c
+			return e.withLeader(c)
 		}
 	}
-	return currentCtx()
+	return e.withLeader(currentCtx())
 }
 
 func (e *Env) logf(format string, args ...any) {
@@ -336,6 +336,11 @@ func (e *Env) handleCall(ctx context.Context, from cluster.Atom, module, functio
 		return nil, fmt.Errorf("no module %q on %s: %w", module, e.Node.Name(), cluster.ErrUnknownModule)
 	}
 	fn, ok := stdlib.Symbols[key][function]
+	if out := e.remoteOutput(ctx); out != nil && key == "fmt/fmt" {
+		if f, isPrint := printTo(function, out); isPrint {
+			fn = f
+		}
+	}
 	if !ok || fn.Kind() != reflect.Func {
 		return nil, fmt.Errorf("no function %s.%s on %s: %w", module, function, e.Node.Name(), cluster.ErrUnknownFunction)
 	}
@@ -371,8 +376,11 @@ func (e *Env) invokeInterpreted(ctx context.Context, fn reflect.Value, args []an
 		p.SetWhat("rpc call")
 		defer p.Exit(cluster.Normal)
 	}
-	unbind := e.procs.bind(p)
-	defer unbind()
+	owner := &interrupt.Owner{Process: p, Out: e.remoteOutput(ctx)}
+	if cur := interrupt.CurrentOwner(); cur != nil && owner.Out == nil { // a call to this node from its own code
+		owner.Ctx, owner.Out = cur.Ctx, cur.Out
+	}
+	defer interrupt.Own(owner)()
 	stop := interrupt.Watch(ctx)
 	defer stop()
 	return cluster.Invoke(ctx, fn, args)

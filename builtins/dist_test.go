@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -91,21 +90,14 @@ func (c *testCluster) startWith(name string, change func(*cluster.Config)) *gshN
 		t.Fatal(err)
 	}
 	g.node = n
-	g.env = builtins.New(n)
-	g.env.Out = g.out
-	g.env.Logf = t.Logf
-	g.in, err = shell.NewInterp(shell.Options{Stdout: g.out, Stderr: g.out, Exports: []interp.Exports{g.env.Symbols()}, Prelude: []string{builtins.Prelude}})
+	g.in, err = shell.NewInterp(shell.Options{Stdout: g.out, Stderr: g.out, Prelude: []string{builtins.Prelude},
+		Bind: func(in *shell.Interp) []interp.Exports {
+			g.env = builtins.NewWith(context.Background(), n, in, builtins.Host{Logf: t.Logf, Format: shell.Format})
+			return []interp.Exports{g.env.Symbols()}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.env.Lookup = func(module, function string) (reflect.Value, bool) {
-		if module == "main" {
-			return g.in.Func(function)
-		}
-		return g.in.Func(module + "." + function)
-	}
-	g.env.Format = shell.Format
-	g.env.LoadSource = func(name, src string) (string, error) { return g.in.LoadSource(context.Background(), name, src) }
 	ready.Done()
 	t.Cleanup(func() { n.Close() })
 	return g

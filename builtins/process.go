@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"gsh/cluster"
@@ -22,39 +21,13 @@ const Timeout cluster.Atom = "timeout"
 // passes the functions given to spawn this way.
 type Named = interrupt.NamedFunc
 
-// procs maps the goroutines that run processes to their process.
-type procs struct {
-	mu sync.RWMutex
-	m  map[uintptr]*cluster.Process
-}
-
-func (ps *procs) bind(p *cluster.Process) (unbind func()) {
-	g := interrupt.GoroutineKey()
-	ps.mu.Lock()
-	ps.m[g] = p
-	ps.mu.Unlock()
-	return func() {
-		ps.mu.Lock()
-		delete(ps.m, g)
-		ps.mu.Unlock()
-	}
-}
-
-func (ps *procs) current() (*cluster.Process, bool) {
-	g := interrupt.GoroutineKey()
-	ps.mu.RLock()
-	defer ps.mu.RUnlock()
-	p, ok := ps.m[g]
-	return p, ok
-}
-
 // self is the process the calling goroutine runs: a spawned process, a
 // process serving a remote spawn, or else the prompt's own process.
 func (e *Env) self() *cluster.Process {
-	if p, ok := e.procs.current(); ok {
+	if p, ok := processOf(); ok {
 		return p
 	}
-	return e.Shell
+	return e.Shell()
 }
 
 // interruptCtx is a context that ends when the calling goroutine's
@@ -106,7 +79,7 @@ func (e *Env) spawnLocal(f any, args []any, link *cluster.Pid) cluster.Pid {
 		p.Link(*link)
 	}
 	go func() {
-		unbind := e.procs.bind(p)
+		unbind := interrupt.Own(&interrupt.Owner{Process: p})
 		stop := interrupt.Watch(p.Context())
 		var reason any = cluster.Normal
 		defer func() {
@@ -227,7 +200,7 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 		}
 		panic(fmt.Errorf("spawn(%q, %T): %w", first, f, cluster.ErrBadArgs))
 	}
-	pid, err := e.Node.SpawnRemote(currentCtx(), node, module, function, rest, link)
+	pid, err := e.Node.SpawnRemote(e.ctx(), node, module, function, rest, link)
 	if err != nil {
 		panic(err)
 	}
@@ -291,8 +264,16 @@ func (e *Env) receive(opts ...any) any {
 	}
 	p := e.self()
 	m, ok, err := p.Receive(currentCtx(), match, timeout)
+	if _, isExit := err.(*cluster.ExitError); isExit {
+		if _, inProcess := processOf(); !inProcess {
+			// The prompt's process ended while it waited: the
+			// prompt waits on in its new one.
+			<-p.Done()
+			m, ok, err = e.Shell().Receive(currentCtx(), match, timeout)
+		}
+	}
 	if err != nil {
-		if _, isCtx := err.(*cluster.ExitError); isCtx {
+		if _, isExit := err.(*cluster.ExitError); isExit {
 			panic(err)
 		}
 		panic(interrupt.ErrInterrupted)
@@ -403,11 +384,12 @@ func (e *Env) monitorNodes(on bool) bool {
 
 // processes prints this node's processes, as Erlang's i() does.
 func (e *Env) processes() {
+	shell := e.Shell().Pid()
 	infos := e.Node.Processes()
 	fmt.Fprintf(e.Out, "%-28s %-14s %-28s %s\n", "Pid", "Name", "Current function", "Messages")
 	for _, p := range infos {
 		what := p.What
-		if p.Pid == e.Shell.Pid() {
+		if p.Pid == shell {
 			what = "shell (the prompt)"
 		}
 		dropped := ""

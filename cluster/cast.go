@@ -177,7 +177,7 @@ func (n *Node) castBody(from Atom, req request) func(*Process) {
 		var err error
 		switch {
 		case req.module == spawnModule && from != n.name:
-			_, err = n.serveSpawn(from, req.args)
+			_, err = n.serveSpawn(from, req.args, nil)
 		case n.cfg.Handler == nil:
 			err = fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule)
 		default:

@@ -407,12 +407,21 @@ type request struct {
 	module, function string
 	args             []any
 	timeout          time.Duration
+	leader           *Pid // the caller's group leader, if it named one
 }
 
 func parseRequest(v any) (request, bool) {
 	a, ok := v.([]any)
-	if !ok || len(a) != 4 {
+	if !ok || len(a) != 4 && len(a) != 5 {
 		return request{}, false
+	}
+	var leader *Pid
+	if len(a) == 5 {
+		l, ok := a[4].(Pid)
+		if !ok {
+			return request{}, false
+		}
+		leader = &l
 	}
 	m, ok1 := a[0].(string)
 	f, ok2 := a[1].(string)
@@ -421,7 +430,7 @@ func parseRequest(v any) (request, bool) {
 	if a[2] == nil {
 		ok3 = true
 	}
-	return request{m, f, args, time.Duration(ms) * time.Millisecond}, ok1 && ok2 && ok3 && ok4
+	return request{m, f, args, time.Duration(ms) * time.Millisecond, leader}, ok1 && ok2 && ok3 && ok4
 }
 
 // serveWatched serves req while watching its stream: when the caller gives
@@ -492,13 +501,18 @@ func (n *Node) serveCtx(ctx context.Context, from Atom, req request) (result any
 	switch req.module {
 	case spawnModule:
 		if from != n.name {
-			return n.serveSpawn(from, req.args)
+			return n.serveSpawn(from, req.args, req.leader)
 		}
 	case globalModule:
 		return n.serveGlobal(from, req.function, req.args)
+	case ioModule:
+		return n.serveIO(from, req)
 	}
 	if n.cfg.Handler == nil {
 		return nil, fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule)
+	}
+	if req.leader != nil {
+		ctx = WithGroupLeader(ctx, *req.leader)
 	}
 	if req.timeout > 0 {
 		var cancel context.CancelFunc
@@ -786,7 +800,11 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	start := len(out)
 	fresh := cs.new
 	out = append(out, 0, 0, 0, 0)
-	out, err = Encode(out, []any{module, function, args, int(time.Until(deadline) / time.Millisecond)})
+	req := []any{module, function, args, int(time.Until(deadline) / time.Millisecond)}
+	if leader, ok := GroupLeader(ctx); ok {
+		req = append(req, leader)
+	}
+	out, err = Encode(out, req)
 	if err != nil {
 		l.putStream(cs)
 		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)
@@ -868,6 +886,9 @@ func (n *Node) localCall(ctx context.Context, module, function string, args []an
 	}
 	a, _ := v.([]any)
 	req := request{module: module, function: function, args: a}
+	if leader, ok := GroupLeader(ctx); ok {
+		req.leader = &leader
+	}
 	if d, ok := ctx.Deadline(); ok {
 		req.timeout = time.Until(d)
 	}

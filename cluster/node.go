@@ -77,6 +77,10 @@ type Config struct {
 	// Logf receives one line per notable event (a refused connection, a
 	// link going down). Nil uses the standard logger.
 	Logf func(format string, args ...any)
+	// Output receives what a call or a process served on another node
+	// for a process of this one, its group leader, prints (see
+	// WithGroupLeader). Nil gives it to Logf.
+	Output func(leader Pid, text string)
 	// TLS, when set, runs every link over TLS: it is used as both the
 	// server configuration (for links other nodes make) and the client
 	// configuration (for links this node makes), so it holds the node's

@@ -23,7 +23,7 @@ func (n *Node) SpawnCall(from Atom, module, function string, args []any, link *P
 	if link != nil {
 		p.Link(*link)
 	}
-	go p.run(n.callBody(from, module, function, args))
+	go p.run(n.callBody(from, module, function, args, nil))
 	return p, nil
 }
 
@@ -67,7 +67,7 @@ func (n *Node) SpawnRemote(ctx context.Context, peer Atom, module, function stri
 }
 
 // serveSpawn answers a remote spawn request.
-func (n *Node) serveSpawn(from Atom, args []any) (any, error) {
+func (n *Node) serveSpawn(from Atom, args []any, leader *Pid) (any, error) {
 	if len(args) != 4 {
 		return nil, fmt.Errorf("spawn request with %d arguments: %w", len(args), ErrProtocol)
 	}
@@ -94,18 +94,23 @@ func (n *Node) serveSpawn(from Atom, args []any) (any, error) {
 		p.links[*link] = struct{}{}
 		p.mu.Unlock()
 	}
-	go p.run(n.callBody(from, m, f, a))
+	go p.run(n.callBody(from, m, f, a, leader))
 	return p.pid, nil
 }
 
 // callBody is the body of a process that runs module.function(args...)
-// through the Handler.
-func (n *Node) callBody(from Atom, module, function string, args []any) func(*Process) {
+// through the Handler; leader, if not nil, is its group leader (see
+// WithGroupLeader).
+func (n *Node) callBody(from Atom, module, function string, args []any, leader *Pid) func(*Process) {
 	return func(p *Process) {
 		if n.cfg.Handler == nil {
 			panic(fmt.Errorf("node %s serves no modules: %w", n.name, ErrUnknownModule))
 		}
-		_, err := n.cfg.Handler.HandleCall(p.ctx, from, module, function, args)
+		ctx := p.ctx
+		if leader != nil {
+			ctx = WithGroupLeader(ctx, *leader)
+		}
+		_, err := n.cfg.Handler.HandleCall(ctx, from, module, function, args)
 		if err == nil {
 			return
 		}

@@ -251,6 +251,19 @@ func (s *Shell) Logf(format string, args ...any) {
 	io.WriteString(s.cfg.Err, msg)
 }
 
+// Print writes text that belongs on this terminal but comes from elsewhere
+// (what a call served on another node printed for this prompt): above the
+// line being typed at the prompt, to the output otherwise.
+func (s *Shell) Print(text string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rl != nil {
+		io.WriteString(s.rl.Stdout(), text)
+		return
+	}
+	io.WriteString(s.cfg.Out, text)
+}
+
 // resultError is the error a result ends with, if any: the value of an
 // expression statement, not an assigned one.
 func resultError(r Result) error {

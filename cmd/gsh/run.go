@@ -11,7 +11,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -194,8 +193,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		logf(format, args...)
 	}
 
+	// What calls served on other nodes print for this one's processes.
+	var outMu sync.Mutex
+	output := func(_ cluster.Pid, text string) {
+		if s := sh.Load(); s != nil {
+			s.Print(text)
+			return
+		}
+		outMu.Lock()
+		defer outMu.Unlock()
+		io.WriteString(stdout, text)
+	}
+
 	var handler atomic.Pointer[builtins.Env]
-	node, err := startNode(ctx, o, stderr, nodeLog, cluster.HandlerFunc(
+	node, err := startNode(ctx, o, stderr, nodeLog, output, cluster.HandlerFunc(
 		func(ctx context.Context, from cluster.Atom, m, f string, a []any) (any, error) {
 			e := handler.Load()
 			if e == nil {
@@ -208,7 +219,38 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	defer node.Close()
 
-	env := builtins.New(node)
+	// The interpreter, with the builtins it runs.
+	var (
+		env     *builtins.Env
+		server  *shell.Server               // remote shells (gsh -remsh this node) evaluate here
+		history atomic.Pointer[shell.Shell] // the shell whose history history() prints
+	)
+	in, err := shell.NewInterp(shell.Options{
+		Stdout:  stdout,
+		Stderr:  stderr,
+		Prelude: []string{builtins.Prelude},
+		Bind: func(in *shell.Interp) []interp.Exports {
+			env = builtins.NewWith(ctx, node, in, builtins.Host{
+				Halt:   halt,
+				Logf:   nodeLog,
+				Format: shell.Format,
+				Args:   o.args,
+				History: func() (old, session []string) {
+					if h, ok := server.History(in.Context()); ok {
+						return nil, h // a remote shell's own
+					}
+					if s := history.Load(); s != nil {
+						return s.History()
+					}
+					return nil, nil
+				},
+			})
+			return []interp.Exports{env.Symbols()}
+		},
+	})
+	if err != nil {
+		return err
+	}
 	if o.kvsDir != "" {
 		if err := env.KVS.Open(o.kvsDir); err != nil {
 			return err
@@ -217,33 +259,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	// Runs before the kvs closes: calls being served may still use it.
 	defer shutdown(node, stderr)
-	env.Out = stdout
-	env.Halt = halt
-	env.Logf = nodeLog
-	env.Args = append([]string{}, o.args...)
-	in, err := shell.NewInterp(shell.Options{
-		Stdout:  stdout,
-		Stderr:  stderr,
-		Exports: []interp.Exports{env.Symbols()},
-		Prelude: []string{builtins.Prelude},
-	})
-	if err != nil {
-		return err
-	}
-	env.Out = in.Stdout() // help() in another node's remote shell prints there
-	env.Format = shell.Format
-	env.LoadSource = func(name, src string) (string, error) {
-		return in.LoadSource(ctx, name, src)
-	}
-	env.Lookup = func(module, function string) (reflect.Value, bool) {
-		if module == "main" {
-			return in.Func(function)
-		}
-		return in.Func(module + "." + function)
-	}
 	complete := completer{env: env, interp: in}
-	// Remote shells (gsh -remsh this node) evaluate here.
-	server := &shell.Server{Interp: in, Complete: complete, Logf: nodeLog,
+	server = &shell.Server{Interp: in, Complete: complete, Logf: nodeLog,
 		Caller: func(ctx context.Context) string {
 			from, ok := builtins.Caller(ctx)
 			if !ok {
@@ -255,16 +272,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return string(from)
 		}}
 	env.Serve(shell.RemoteModule, server.Module())
-	var history atomic.Pointer[shell.Shell] // the shell whose history history() prints
-	env.History = func() (old, session []string) {
-		if h, ok := server.History(in.Context()); ok {
-			return nil, h // a remote shell's own
-		}
-		if s := history.Load(); s != nil {
-			return s.History()
-		}
-		return nil, nil
-	}
 	stopWatch := node.Watch(func(peer cluster.Atom, up bool, _ error) {
 		if !up {
 			server.DropNode(string(peer))
@@ -401,11 +408,12 @@ func shutdown(node *cluster.Node, stderr io.Writer) {
 
 // startNode starts the node the flags describe. When no port mapper answers,
 // it starts one in the background as a detached gsh, as erl starts epmd.
-func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(string, ...any), h cluster.Handler) (*cluster.Node, error) {
+func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(string, ...any), output func(cluster.Pid, string), h cluster.Handler) (*cluster.Node, error) {
 	cfg := cluster.DefaultConfig()
 	cfg.MapperPort = o.mapperPort
 	cfg.Handler = h
 	cfg.Logf = logf
+	cfg.Output = output
 	cfg.Hidden = o.hidden
 	cfg.TickTime = o.tick
 	cfg.MaxProcesses = o.procs

@@ -363,7 +363,8 @@ var OnPanic = func(v any, stack []byte) {
 // Go runs f(args...) in a new goroutine, through reflection. Arguments are
 // converted to f's parameter types when they are assignable or convertible
 // (untyped nil becomes the zero value). A panic in f is recovered and reported
-// through OnPanic. Instrumented code calls Go in place of go statements.
+// through OnPanic. The new goroutine inherits the caller's Owner.
+// Instrumented code calls Go in place of go statements.
 // Go panics in the caller, before starting anything, when f is not a function
 // or the arguments do not fit.
 func Go(f any, args ...any) {
@@ -378,7 +379,9 @@ func Go(f any, args ...any) {
 	if err != nil {
 		panic("go: " + err.Error())
 	}
+	own := inheritOwner()
 	go func() {
+		defer own()()
 		defer func() {
 			if v := recover(); v != nil {
 				v = PanicValue(v)
