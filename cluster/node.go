@@ -145,6 +145,11 @@ type Node struct {
 	name   Atom
 	alive  string
 	cookie atomic.Pointer[string]
+	// peerCookies holds the cookies set for single peers (SetCookieFor).
+	peerCookies sync.Map
+	// home is the address the node's name resolves to: where peers dial it
+	// and where it registers with the port mapper.
+	home net.IP
 
 	ln    net.Listener
 	reg   atomic.Pointer[Registration]
@@ -226,6 +231,12 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	}
 	n.ln = ln
 	rctx, cancel := context.WithTimeout(ctx, c.HandshakeTimeout)
+	if n.home, err = checkHome(rctx, c.Name, ln); err != nil {
+		cancel()
+		ln.Close()
+		n.cancel()
+		return nil, fmt.Errorf("starting node %s: %w", c.Name, err)
+	}
 	reg, err := RegisterNode(rctx, n.mapperAddr(), n.alive, n.Port(), c.Hidden)
 	cancel()
 	if err != nil {
@@ -298,8 +309,13 @@ func (n *Node) logf(format string, args ...any) {
 	log.Printf(format, args...)
 }
 
+// mapperAddr is the port mapper the node registers with: the one at the
+// address its name resolves to.
 func (n *Node) mapperAddr() string {
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.cfg.MapperPort))
+	if n.home == nil {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.cfg.MapperPort))
+	}
+	return n.mapperAt(n.home)
 }
 
 // keepRegistered registers the name again when the port mapper connection
@@ -481,12 +497,15 @@ func (n *Node) dial(peer Atom) (*link, error) {
 	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
 	defer cancel()
 	alive, host, _ := SplitName(peer)
-	ip := host
-	if isLocalHost(host) {
-		ip = "127.0.0.1"
+	addr := n.home
+	if _, own, _ := SplitName(n.name); host != own {
+		var err error
+		if addr, err = hostAddr(ctx, host); err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
+		}
 	}
-	mapper := net.JoinHostPort(ip, strconv.Itoa(n.cfg.MapperPort))
-	e, err := LookupNode(ctx, mapper, alive)
+	ip := addr.String()
+	e, err := LookupNode(ctx, n.mapperAt(addr), alive)
 	if err != nil {
 		if errors.Is(err, ErrUnknownNode) {
 			return nil, fmt.Errorf("connecting to %s: %w: no node %s is registered on %s (%w)", peer, ErrNodeDown, alive, host, ErrUnknownNode)
@@ -497,6 +516,9 @@ func (n *Node) dial(peer Atom) (*link, error) {
 		return nil, fmt.Errorf("connecting to %s: it is not a gsh node (an Erlang node?): %w", peer, ErrProtocol)
 	}
 	var d net.Dialer
+	if la, ok := n.Addr().(*net.TCPAddr); ok && !la.IP.IsUnspecified() {
+		d.LocalAddr = &net.TCPAddr{IP: la.IP} // links leave from the address the node listens on
+	}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(e.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
