@@ -43,7 +43,7 @@ func hostAddr(ctx context.Context, host string) (net.IP, error) {
 
 // checkHome checks that the host of the node's name resolves to an address
 // the listener ln accepts on, and returns that address: the one peers dial,
-// and where the node registers with the port mapper.
+// and where the node registers with the port mapper (see Config.CheckHost).
 func checkHome(ctx context.Context, name Atom, ln net.Listener) (net.IP, error) {
 	_, host, err := SplitName(name)
 	if err != nil {
@@ -67,6 +67,15 @@ func checkHome(ctx context.Context, name Atom, ln net.Listener) (net.IP, error) 
 		return ip, nil
 	}
 	return nil, fmt.Errorf("%s resolves to %s but the node listens on %s only: peers would not reach %s; give -addr %s, or name the node after a host name that resolves to %s: %w", host, ip, la.IP, name, ip, la.IP, ErrBadName)
+}
+
+// listenIP is the address ln listens on, 127.0.0.1 when it listens on
+// every address.
+func listenIP(ln net.Listener) net.IP {
+	if la, ok := ln.Addr().(*net.TCPAddr); ok && !la.IP.IsUnspecified() {
+		return la.IP
+	}
+	return net.IPv4(127, 0, 0, 1)
 }
 
 // localAddress reports whether ip is an address of one of this machine's

@@ -30,6 +30,7 @@ func hostConfig(t *testing.T, name string, listen string, port int) *Config {
 	cfg := DefaultConfig()
 	cfg.Name = Atom(name)
 	cfg.LongNames = true
+	cfg.CheckHost = true
 	cfg.Cookie = "abc"
 	cfg.ListenAddr = listen
 	cfg.MapperPort = port

@@ -38,6 +38,12 @@ type Config struct {
 	ListenAddr string
 	// MapperPort is the port mapper's port on every host.
 	MapperPort int
+	// CheckHost makes Start refuse a name whose host does not resolve (DNS,
+	// /etc/hosts) to an address the node listens on, saying what to fix;
+	// gsh sets it. Without it such a node starts, registers with the port
+	// mapper on the address it listens on (127.0.0.1 when on every
+	// address), and only peers that resolve its host to there reach it.
+	CheckHost bool
 	// HandshakeTimeout bounds a whole connection handshake (TLS and the
 	// cookie's on the accepting side, each on the dialling side) and a
 	// port mapper exchange.
@@ -232,10 +238,13 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	n.ln = ln
 	rctx, cancel := context.WithTimeout(ctx, c.HandshakeTimeout)
 	if n.home, err = checkHome(rctx, c.Name, ln); err != nil {
-		cancel()
-		ln.Close()
-		n.cancel()
-		return nil, fmt.Errorf("starting node %s: %w", c.Name, err)
+		if c.CheckHost {
+			cancel()
+			ln.Close()
+			n.cancel()
+			return nil, fmt.Errorf("starting node %s: %w", c.Name, err)
+		}
+		n.home = listenIP(ln)
 	}
 	reg, err := RegisterNode(rctx, n.mapperAddr(), n.alive, n.Port(), c.Hidden)
 	cancel()

@@ -412,6 +412,7 @@ func shutdown(node *cluster.Node, stderr io.Writer) {
 func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(string, ...any), h cluster.Handler) (*cluster.Node, error) {
 	cfg := cluster.DefaultConfig()
 	cfg.MapperPort = o.mapperPort
+	cfg.CheckHost = true
 	cfg.Handler = h
 	cfg.Logf = logf
 	cfg.Hidden = o.hidden
