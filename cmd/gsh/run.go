@@ -524,11 +524,11 @@ func spawnPortMapper(port int, addr string) error {
 	if err != nil {
 		return err
 	}
-	args := []string{"-portmapper", "-epmd_port", strconv.Itoa(port)}
+	var args []string
 	if addr != "" {
 		args = append(args, "-addr", addr)
 	}
-	cmd := exec.Command(exe, args...)
+	cmd := exec.Command(exe, append(args, "-portmapper", "-epmd_port", strconv.Itoa(port))...)
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
 		return strings.Contains(strings.ToUpper(k), "COOKIE")

@@ -194,6 +194,7 @@ func (n *Net) remove() {
 	if out, err := ip("netns", "del", n.sw); err != nil {
 		n.t.Errorf("removing namespace %s: %v: %s", n.sw, err, out)
 	}
+	os.Remove("/etc/netns") // when no other namespace has a folder there
 	if out, _ := ip("netns", "list"); strings.Contains(out, n.prefix) {
 		n.t.Errorf("namespaces left behind:\n%s", out)
 	}
