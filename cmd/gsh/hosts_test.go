@@ -187,7 +187,9 @@ func TestHosts(t *testing.T) {
 			p.until(`global.whereis_name("boss")`, boss, 10*time.Second)
 		}
 		c.out.WaitFor(t, 0, "loser got", 10*time.Second)
-		b.until(`len(nodes())`, "2", 10*time.Second)
+		healed := b.until(`net_adm.ping("merry@gamma.gsh.test")`, "pong", 15*time.Second)
+		t.Logf("after the cable is back: sam reached merry in %v", healed.Round(time.Millisecond))
+		b.until(`len(nodes())`, "2", 5*time.Second)
 	})
 
 	t.Run("LatencyAndLoss", func(t *testing.T) {
@@ -199,7 +201,7 @@ func TestHosts(t *testing.T) {
 		}
 		t.Cleanup(func() {
 			for _, h := range n.Hosts() {
-				h.Netem("delay", "0ms")
+				h.ClearNetem()
 			}
 		})
 		a := node(t, alpha, "pippin")

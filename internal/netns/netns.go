@@ -143,6 +143,11 @@ func (h *Host) Netem(args ...string) error {
 	return nil
 }
 
+// ClearNetem removes what Netem set.
+func (h *Host) ClearNetem() {
+	exec.Command("tc", "-n", h.NS, "qdisc", "del", "dev", "eth0", "root").Run()
+}
+
 // Pids lists the processes running in the host's namespace.
 func (h *Host) Pids() []int {
 	out, _ := ip("netns", "pids", h.NS)
