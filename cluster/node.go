@@ -525,7 +525,7 @@ func (n *Node) dial(peer Atom) (*link, error) {
 		return nil, fmt.Errorf("connecting to %s: it is not a gsh node (an Erlang node?): %w", peer, ErrProtocol)
 	}
 	var d net.Dialer
-	if la, ok := n.Addr().(*net.TCPAddr); ok && !la.IP.IsUnspecified() {
+	if la, ok := n.Addr().(*net.TCPAddr); ok && !la.IP.IsUnspecified() && (!la.IP.IsLoopback() || addr.IsLoopback()) {
 		d.LocalAddr = &net.TCPAddr{IP: la.IP} // links leave from the address the node listens on
 	}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(e.Port)))
