@@ -66,7 +66,8 @@ func checkHome(ctx context.Context, name Atom, ln net.Listener) (net.IP, error) 
 	if la.IP.Equal(ip) {
 		return ip, nil
 	}
-	return nil, fmt.Errorf("%s resolves to %s but the node listens on %s only: peers would not reach %s; give -addr %s, or name the node after a host name that resolves to %s: %w", host, ip, la.IP, name, ip, la.IP, ErrBadName)
+	alive, _, _ := SplitName(name)
+	return nil, fmt.Errorf("%s resolves to %s but the node listens on %s only: peers would not reach %s; give -addr %s, or name the node after a host name that resolves to %s, or after the address itself (-name %s@%s): %w", host, ip, la.IP, name, ip, la.IP, alive, la.IP, ErrBadName)
 }
 
 // listenIP is the address ln listens on, 127.0.0.1 when it listens on
