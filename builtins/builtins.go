@@ -427,7 +427,7 @@ func (e *Env) Symbols() interp.Exports {
 			"node":       v(e.node),
 			"nodes":      v(e.nodesList),
 			"get_cookie": v(func() string { return e.Node.Cookie() }),
-			"set_cookie": v(func(c string) bool { e.Node.SetCookie(c); return true }),
+			"set_cookie": v(e.setCookie),
 			"halt":       v(e.halt),
 			"q":          v(func() { e.halt(0) }),
 			"help":       v(e.help),
@@ -441,6 +441,8 @@ func (e *Env) Symbols() interp.Exports {
 			"Named":      v((*Named)(nil)),
 			"undefined":  v(cluster.Undefined),
 			"timeout":    v(Timeout),
+
+			"disconnect_node": v(e.disconnectNode),
 
 			"spawn":        v(e.spawn),
 			"spawn_link":   v(e.spawnLink),

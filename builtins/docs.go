@@ -6,7 +6,16 @@ var docs = []Doc{
 	{"node", "func node() Atom", "this node's name (nonode@nohost when started without -sname/-name)", ""},
 	{"nodes", "func nodes(kind ...string) []any", "the nodes this node has a link to; nodes(\"hidden\") the hidden ones, nodes(\"connected\") all", ""},
 	{"get_cookie", "func get_cookie() string", "this node's cookie", ""},
-	{"set_cookie", "func set_cookie(cookie string) bool", "change the cookie for links made from now on", ""},
+	{"set_cookie", "func set_cookie(args ...any) (bool, error)", "change the cookie for links made from now on: set_cookie(cookie), or set_cookie(node, cookie) for the links with one node", `set_cookie(node, cookie) sets the cookie both ends of a link with node
+prove, in both directions, as Erlang's set_cookie(Node, Cookie) does; other
+nodes keep this node's cookie. A link already up stays up.
+
+Examples:
+    set_cookie("abc")
+    set_cookie("gandalf@alpha.example.com", "xyz")`},
+	{"disconnect_node", "func disconnect_node(node any) (bool, error)", "drop the link to node: true when there was one", `As Erlang's disconnect_node: the node is down for this one (monitors
+and linked processes are told, with reason noconnection) until a call,
+ping or message links them again.`},
 	{"halt", "func halt(code ...int)", "stop this node at once with an exit code (0 by default)", ""},
 	{"q", "func q()", "stop this node cleanly", ""},
 	{"help", "func help(name ...string)", "list the builtins, or show one in full", `Example:

@@ -49,6 +49,7 @@ var nodeArgs = map[string]int{
 	"spawn":                   0,
 	"spawn_link":              0,
 	"monitor_node":            0,
+	"disconnect_node":         0,
 	"at":                      1,
 }
 

@@ -181,7 +181,7 @@ func (n *Node) clientHandshake(conn net.Conn, peer Atom) (hello, error) {
 	if them.name != peer {
 		return hello{}, fmt.Errorf("dialed %s but %s answered: %w", peer, them.name, ErrProtocol)
 	}
-	cookie := n.Cookie()
+	cookie := n.CookieFor(peer)
 	answer := append([]byte{statusOK}, proof(cookie, "gsh-client", me.nonce[:], them.nonce[:], n.name, them.name)...)
 	if _, err := conn.Write(answer); err != nil {
 		return hello{}, fmt.Errorf("sending our proof: %w", netErr(err))
@@ -263,7 +263,7 @@ func (n *Node) serverHandshake(conn net.Conn, deadline time.Time) (hello, error)
 	if err != nil {
 		return them, err
 	}
-	cookie := n.Cookie()
+	cookie := n.CookieFor(them.name)
 	if err := writeHello(conn, false, statusOK, me, nil); err != nil {
 		return them, fmt.Errorf("sending the challenge: %w", netErr(err))
 	}

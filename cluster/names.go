@@ -42,6 +42,17 @@ func LongHostname() string {
 			return cname
 		}
 	}
+	// The names of the host's addresses, as /etc/hosts lists them
+	// ("192.0.2.7 alpha.example.com alpha").
+	addrs, _ := net.LookupHost(h)
+	for _, a := range addrs {
+		names, _ := net.LookupAddr(a)
+		for _, name := range names {
+			if name = strings.TrimSuffix(name, "."); strings.HasPrefix(strings.ToLower(name), strings.ToLower(h)+".") {
+				return name
+			}
+		}
+	}
 	return h
 }
 
@@ -54,7 +65,11 @@ func MakeName(name string, long bool) (Atom, error) {
 	if !strings.Contains(name, "@") {
 		host := ShortHostname()
 		if long {
-			host = LongHostname()
+			// As erl -name does: the host's fully qualified name, or a
+			// refusal when it has none.
+			if host = LongHostname(); !strings.Contains(host, ".") {
+				return "", fmt.Errorf("making a long node name for %s: this host's name %s has no domain and none resolves for it: give the full name, %s@HOST.DOMAIN (a name that resolves to this machine), or use a short name (-sname): %w", name, host, name, ErrBadName)
+			}
 		}
 		name += "@" + host
 	}

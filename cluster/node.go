@@ -38,6 +38,12 @@ type Config struct {
 	ListenAddr string
 	// MapperPort is the port mapper's port on every host.
 	MapperPort int
+	// CheckHost makes Start refuse a name whose host does not resolve (DNS,
+	// /etc/hosts) to an address the node listens on, saying what to fix;
+	// gsh sets it. Without it such a node starts, registers with the port
+	// mapper on the address it listens on (127.0.0.1 when on every
+	// address), and only peers that resolve its host to there reach it.
+	CheckHost bool
 	// HandshakeTimeout bounds a whole connection handshake (TLS and the
 	// cookie's on the accepting side, each on the dialling side) and a
 	// port mapper exchange.
@@ -158,6 +164,11 @@ type Node struct {
 	name   Atom
 	alive  string
 	cookie atomic.Pointer[string]
+	// peerCookies holds the cookies set for single peers (SetCookieFor).
+	peerCookies sync.Map
+	// home is the address the node's name resolves to: where peers dial it
+	// and where it registers with the port mapper.
+	home net.IP
 
 	ln    net.Listener
 	reg   atomic.Pointer[Registration]
@@ -240,6 +251,15 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 	}
 	n.ln = ln
 	rctx, cancel := context.WithTimeout(ctx, c.HandshakeTimeout)
+	if n.home, err = checkHome(rctx, c.Name, ln); err != nil {
+		if c.CheckHost {
+			cancel()
+			ln.Close()
+			n.cancel()
+			return nil, fmt.Errorf("starting node %s: %w", c.Name, err)
+		}
+		n.home = listenIP(ln)
+	}
 	reg, err := RegisterNode(rctx, n.mapperAddr(), n.alive, n.Port(), c.Hidden)
 	cancel()
 	if err != nil {
@@ -312,8 +332,13 @@ func (n *Node) logf(format string, args ...any) {
 	log.Printf(format, args...)
 }
 
+// mapperAddr is the port mapper the node registers with: the one at the
+// address its name resolves to.
 func (n *Node) mapperAddr() string {
-	return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.cfg.MapperPort))
+	if n.home == nil {
+		return net.JoinHostPort("127.0.0.1", strconv.Itoa(n.cfg.MapperPort))
+	}
+	return n.mapperAt(n.home)
 }
 
 // keepRegistered registers the name again when the port mapper connection
@@ -498,12 +523,15 @@ func (n *Node) dial(peer Atom) (*link, error) {
 	ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
 	defer cancel()
 	alive, host, _ := SplitName(peer)
-	ip := host
-	if isLocalHost(host) {
-		ip = "127.0.0.1"
+	addr := n.home
+	if _, own, _ := SplitName(n.name); host != own {
+		var err error
+		if addr, err = hostAddr(ctx, host); err != nil {
+			return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
+		}
 	}
-	mapper := net.JoinHostPort(ip, strconv.Itoa(n.cfg.MapperPort))
-	e, err := LookupNode(ctx, mapper, alive)
+	ip := addr.String()
+	e, err := LookupNode(ctx, n.mapperAt(addr), alive)
 	if err != nil {
 		if errors.Is(err, ErrUnknownNode) {
 			return nil, fmt.Errorf("connecting to %s: %w: no node %s is registered on %s (%w)", peer, ErrNodeDown, alive, host, ErrUnknownNode)
@@ -514,6 +542,9 @@ func (n *Node) dial(peer Atom) (*link, error) {
 		return nil, fmt.Errorf("connecting to %s: it is not a gsh node (an Erlang node?): %w", peer, ErrProtocol)
 	}
 	var d net.Dialer
+	if la, ok := n.Addr().(*net.TCPAddr); ok && !la.IP.IsUnspecified() && (!la.IP.IsLoopback() || addr.IsLoopback()) {
+		d.LocalAddr = &net.TCPAddr{IP: la.IP} // links leave from the address the node listens on
+	}
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(e.Port)))
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))

@@ -35,7 +35,7 @@ func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e))
 type options struct {
 	sname, name, cookie string
 	mapperPort          int
-	port                int
+	portMin, portMax    int // the range -port gives: 0, 0 for an ephemeral port
 	addr                string
 	hidden              bool
 	eval                string
@@ -64,7 +64,8 @@ const envText = `
 Environment:
   GSH_COOKIE      the cookie, when -setcookie is not given
                   (else ~/.gsh.cookie, created on first use)
-  GSH_EPMD_PORT   the port mapper's port (default 4369), when -epmd_port is not given
+  GSH_EPMD_PORT   the port mapper's port (default 4369), when -epmd_port is not given:
+                  this node's, and the one it looks up on every other host
   HOME            where ~/.gsh.cookie and ~/.gsh_history live
 `
 
@@ -75,9 +76,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.sname, "sname", "", "start a distributed node with a short name: `NAME` (or NAME@HOST)")
 	fs.StringVar(&o.name, "name", "", "start a distributed node with a long name: `NAME` or NAME@HOST.DOMAIN")
 	fs.StringVar(&o.cookie, "setcookie", "", "the `COOKIE` that nodes must share (ps shows it: GSH_COOKIE or ~/.gsh.cookie are safer)")
-	fs.IntVar(&o.mapperPort, "epmd_port", 0, "the port mapper's `PORT` (default $GSH_EPMD_PORT, else 4369)")
-	fs.IntVar(&o.port, "port", 0, "listen for links on this `PORT` (default: an ephemeral one)")
-	fs.StringVar(&o.addr, "addr", "", "listen for links on this `ADDRESS` only (default: every interface)")
+	fs.IntVar(&o.mapperPort, "epmd_port", 0, "the port mapper's `PORT`, on this host and on every other (default $GSH_EPMD_PORT, else 4369)")
+	var ports string
+	fs.StringVar(&ports, "port", "", "listen for links on this `PORT`, or on the first free one of MIN-MAX (default: an ephemeral one)")
+	fs.StringVar(&o.addr, "addr", "", "listen on this `ADDRESS` only (default: every interface); with -portmapper, the port mapper does")
 	fs.BoolVar(&o.hidden, "hidden", false, "a hidden node: not passed on to the nodes it connects to")
 	fs.StringVar(&o.eval, "eval", "", "evaluate `EXPR` and exit (with -noshell: keep running after it)")
 	fs.BoolVar(&o.quiet, "q", false, "quiet: a script or piped input prints only what its code prints (no values), its errors on stderr")
@@ -112,6 +114,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	})
 	if len(empty) > 0 {
 		return nil, fmt.Errorf("%s given an empty value (gsh --help lists the flags)", strings.Join(empty, ", "))
+	}
+	if ports != "" {
+		var err error
+		if o.portMin, o.portMax, err = parsePorts(ports); err != nil {
+			return nil, err
+		}
 	}
 	if o.sname != "" && o.name != "" {
 		return nil, errors.New("give -sname or -name, not both")
@@ -411,13 +419,13 @@ func shutdown(node *cluster.Node, stderr io.Writer) {
 func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(string, ...any), output func(cluster.Pid, string), h cluster.Handler) (*cluster.Node, error) {
 	cfg := cluster.DefaultConfig()
 	cfg.MapperPort = o.mapperPort
+	cfg.CheckHost = true
 	cfg.Handler = h
 	cfg.Logf = logf
 	cfg.Output = output
 	cfg.Hidden = o.hidden
 	cfg.TickTime = o.tick
 	cfg.MaxProcesses = o.procs
-	cfg.ListenAddr = net.JoinHostPort(o.addr, strconv.Itoa(o.port))
 	if o.tlsCert != "" {
 		var err error
 		if cfg.TLS, err = cluster.LoadTLS(o.tlsCert, o.tlsKey, o.tlsCA); err != nil {
@@ -427,6 +435,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(stri
 	if o.sname == "" && o.name == "" {
 		return cluster.Start(ctx, cfg)
 	}
+	start := func() (*cluster.Node, error) { return startInRange(ctx, cfg, o) }
 	var err error
 	if o.name != "" {
 		cfg.LongNames = true
@@ -446,16 +455,16 @@ func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(stri
 	if err != nil {
 		return nil, err
 	}
-	n, err := cluster.Start(ctx, cfg)
+	n, err := start()
 	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
 		return n, err
 	}
-	if err := spawnPortMapper(o.mapperPort); err != nil {
+	if err := spawnPortMapper(o.mapperPort, o.addr); err != nil {
 		return nil, fmt.Errorf("starting a port mapper: %w", err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n, err = cluster.Start(ctx, cfg)
+		n, err = start()
 		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || time.Now().After(deadline) {
 			return n, err
 		}
@@ -465,6 +474,42 @@ func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(stri
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// startInRange starts the node on the first port of -port's range that is
+// free (an ephemeral port without -port).
+func startInRange(ctx context.Context, cfg *cluster.Config, o *options) (*cluster.Node, error) {
+	if o.portMin == 0 {
+		cfg.ListenAddr = net.JoinHostPort(o.addr, "0")
+		return cluster.Start(ctx, cfg)
+	}
+	for p := o.portMin; ; p++ {
+		cfg.ListenAddr = net.JoinHostPort(o.addr, strconv.Itoa(p))
+		n, err := cluster.Start(ctx, cfg)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) {
+			return n, err
+		}
+		if p == o.portMax {
+			if o.portMin == o.portMax {
+				return nil, err
+			}
+			return nil, fmt.Errorf("starting node %s: every port of %d-%d is in use: %w", cfg.Name, o.portMin, o.portMax, err)
+		}
+	}
+}
+
+// parsePorts reads -port: PORT, or MIN-MAX.
+func parsePorts(s string) (lo, hi int, err error) {
+	a, b, isRange := strings.Cut(s, "-")
+	if !isRange {
+		b = a
+	}
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || lo <= 0 || hi > 65535 || lo > hi {
+		return 0, 0, fmt.Errorf("-port %s: give a port (1-65535) or a range MIN-MAX, as in -port 9100-9105", s)
+	}
+	return lo, hi, nil
 }
 
 // cookie picks the cookie: -setcookie, else GSH_COOKIE, else ~/.gsh.cookie.
@@ -479,14 +524,19 @@ func cookie(o *options, stderr io.Writer) (string, error) {
 	return cluster.ReadCookieFile(cluster.DefaultCookiePath())
 }
 
-// spawnPortMapper starts "gsh -portmapper" detached from this process. It
-// outlives the node, so it gets the node's environment without the cookie.
-func spawnPortMapper(port int) error {
+// spawnPortMapper starts "gsh -portmapper" detached from this process, on
+// addr (every address when empty). It outlives the node, so it gets the
+// node's environment without the cookie.
+func spawnPortMapper(port int, addr string) error {
 	exe, err := os.Executable()
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(exe, "-portmapper", "-epmd_port", strconv.Itoa(port))
+	var args []string
+	if addr != "" {
+		args = append(args, "-addr", addr)
+	}
+	cmd := exec.Command(exe, append(args, "-portmapper", "-epmd_port", strconv.Itoa(port))...)
 	cmd.Env = slices.DeleteFunc(os.Environ(), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
 		return strings.Contains(strings.ToUpper(k), "COOKIE")
@@ -498,11 +548,12 @@ func spawnPortMapper(port int) error {
 	return cmd.Process.Release()
 }
 
-// runPortMapper serves the port mapper on every interface until ctx ends.
+// runPortMapper serves the port mapper until ctx ends, on -addr (every
+// interface without it).
 func runPortMapper(ctx context.Context, o *options, stderr io.Writer) error {
 	m := cluster.NewPortMapper()
 	m.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "gsh portmapper: "+format+"\n", args...) }
-	ln, err := listenMapper(o.mapperPort)
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.addr, strconv.Itoa(o.mapperPort)))
 	if err != nil {
 		return fmt.Errorf("port mapper: %w", err)
 	}
@@ -519,8 +570,4 @@ func runPortMapper(ctx context.Context, o *options, stderr io.Writer) error {
 		}
 		return err
 	}
-}
-
-func listenMapper(port int) (net.Listener, error) {
-	return net.Listen("tcp", ":"+strconv.Itoa(port))
 }
