@@ -144,7 +144,7 @@ func clientHandshake(ctx context.Context, conn net.Conn, addr, service, secret s
 		return nil, nil, fmt.Errorf("reading the verdict: %w", netErr(err))
 	}
 	if !hmac.Equal(theirs[:], proof(secret, roleServer, cnonce[:], snonce[:], service)) {
-		return nil, nil, fmt.Errorf("the server does not know the service's secret: %w", cluster.ErrAuth)
+		return nil, nil, authError("the server does not know the service's secret")
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, br, nil

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"sync"
 	"time"
-
-	"gsh/cluster"
 )
 
 // rateLimiter hands out turns to check a proof, rate a second with a burst
@@ -21,7 +19,7 @@ type rateLimiter struct {
 
 func newRateLimiter(rate int) *rateLimiter {
 	iv := time.Second / time.Duration(rate)
-	return &rateLimiter{interval: iv, burst: iv * time.Duration(max(rate/10, 1))}
+	return &rateLimiter{interval: iv, burst: iv * time.Duration(max(rate/10, 1)-1)}
 }
 
 // wait waits for a turn that comes before deadline, or fails at once when
@@ -35,7 +33,7 @@ func (l *rateLimiter) wait(ctx context.Context, deadline time.Time) error {
 	turn := l.next
 	if turn.After(deadline) {
 		l.mu.Unlock()
-		return fmt.Errorf("no turn to check its proof before the handshake deadline (ProofRate): %w", cluster.ErrTimeout)
+		return fmt.Errorf("no turn to check its proof before the handshake deadline: the server checks %d a second: %w", time.Second/l.interval, ErrBusy)
 	}
 	l.next = l.next.Add(l.interval)
 	l.mu.Unlock()
@@ -56,7 +54,8 @@ func (l *rateLimiter) wait(ctx context.Context, deadline time.Time) error {
 // logThrottle logs up to logBurst lines each logWindow, then sums up the
 // rest in one line, so that clients cannot flood the log.
 type logThrottle struct {
-	logf func(format string, args ...any)
+	logf  func(format string, args ...any)
+	burst int // lines logged in full each logWindow
 
 	mu     sync.Mutex
 	start  time.Time
@@ -78,7 +77,7 @@ func (t *logThrottle) log(line string) {
 		t.sum()
 		t.start, t.n = now, 0
 	}
-	if t.n < logBurst {
+	if t.n < t.burst {
 		t.n++
 		t.logf("%s", line)
 		return

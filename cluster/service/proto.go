@@ -137,7 +137,7 @@ func readRefusal(r io.Reader, status byte) error {
 	var kind error
 	switch status {
 	case statusAuth:
-		kind = cluster.ErrAuth
+		return authError(msg)
 	case statusUnknown:
 		kind = ErrUnknownService
 	case statusNeedTLS:
@@ -149,6 +149,14 @@ func readRefusal(r io.Reader, status byte) error {
 	}
 	return fmt.Errorf("%s: %w", msg, kind)
 }
+
+// authError is a failed proof of a service's secret: errors.Is(err,
+// cluster.ErrAuth) holds, and it reads as itself, not as the cookies of
+// two nodes.
+type authError string
+
+func (e authError) Error() string { return string(e) }
+func (e authError) Unwrap() error { return cluster.ErrAuth }
 
 // netErr marks a failed read or write as the connection being lost.
 func netErr(err error) error {

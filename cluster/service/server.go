@@ -12,6 +12,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gsh/cluster"
@@ -173,6 +174,8 @@ type Server struct {
 	limit   *rateLimiter
 	refused *logThrottle
 	slots   chan struct{}
+	// proved counts the clients that proved a secret.
+	proved atomic.Int64
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -210,7 +213,7 @@ func New(cfg *Config) (*Server, error) {
 		sv.Functions = append([]string(nil), sv.Functions...)
 		s.byName[sv.Name] = &sv
 	}
-	s.refused = &logThrottle{logf: s.logf}
+	s.refused = &logThrottle{logf: s.logf, burst: logBurst}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	return s, nil
 }
@@ -424,12 +427,15 @@ func (s *Server) handshake(conn net.Conn, deadline time.Time) (*Service, net.Con
 		return sv, conn, nil, fmt.Errorf("reading the answer: %w", netErr(err))
 	}
 	if err := s.limit.wait(s.ctx, deadline); err != nil {
+		conn.Write(refusal(statusBusy, err.Error()))
 		return sv, conn, nil, err
 	}
 	if !hmac.Equal(answer[:], proof(sv.Secret, roleClient, cnonce[:], snonce[:], sv.Name)) {
-		conn.Write(refusal(statusAuth, fmt.Sprintf("wrong secret for service %s", sv.Name)))
-		return sv, conn, nil, fmt.Errorf("wrong secret: %w", cluster.ErrAuth)
+		err := authError("wrong secret for service " + sv.Name)
+		conn.Write(refusal(statusAuth, err.Error()))
+		return sv, conn, nil, err
 	}
+	s.proved.Add(1)
 	if br.Buffered() > 0 {
 		err := fmt.Errorf("it sent more than its proof: %w", cluster.ErrProtocol)
 		conn.Write(refusal(statusRefused, err.Error()))
