@@ -451,6 +451,7 @@ func (e *Env) Symbols() interp.Exports {
 		PathPrefix + "/net_adm/net_adm": {
 			"ping": v(e.ping),
 		},
+		PathPrefix + "/lib_chan/lib_chan": e.libChanSymbols(),
 		PathPrefix + "/erlang/erlang": {
 			"node":  v(e.node),
 			"nodes": v(e.nodes),

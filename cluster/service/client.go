@@ -306,7 +306,10 @@ func (c *Conn) Call(ctx context.Context, function string, args ...any) (any, err
 		c.mu.Lock()
 		delete(c.pending, ref)
 		c.mu.Unlock()
-		return nil, fmt.Errorf("calling %s: %w", function, cluster.ErrTimeout)
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, fmt.Errorf("calling %s: %w", function, cluster.ErrTimeout)
+		}
+		return nil, fmt.Errorf("calling %s: %w", function, ctx.Err())
 	}
 }
 
