@@ -241,14 +241,19 @@ func (c *Conn) end(err error) {
 	close(c.done)
 }
 
-// notExposed is a remote refusal of something the service does not expose.
-type notExposed struct{ *cluster.RemoteError }
+// kindError is a remote error of one of this package's kinds.
+type kindError struct {
+	*cluster.RemoteError
+	kind error
+}
 
-func (e notExposed) Unwrap() []error { return []error{e.RemoteError, ErrNotExposed} }
+func (e kindError) Unwrap() []error { return []error{e.RemoteError, e.kind} }
 
 func remoteErr(re *cluster.RemoteError) error {
-	if re.Kind == kindNotExposed {
-		return notExposed{re}
+	for _, k := range kinds {
+		if re.Kind == k.kind {
+			return kindError{re, k.err}
+		}
 	}
 	return re
 }

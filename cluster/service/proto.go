@@ -79,8 +79,14 @@ var (
 	ErrClosed = errors.New("connection closed")
 )
 
-// kindNotExposed is ErrNotExposed's name on the wire (a RemoteError's Kind).
-const kindNotExposed = "not_exposed"
+// kinds name this package's errors on the wire (a RemoteError's Kind).
+var kinds = []struct {
+	kind string
+	err  error
+}{
+	{"not_exposed", ErrNotExposed},
+	{"busy", ErrBusy},
+}
 
 func proof(secret, role string, clientNonce, serverNonce []byte, service string) []byte {
 	m := hmac.New(sha256.New, []byte(secret))

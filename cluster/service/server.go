@@ -77,6 +77,11 @@ type Config struct {
 	MaxClients int
 	// MaxFrameSize bounds one request; a larger one ends the connection.
 	MaxFrameSize int
+	// MaxHandlerQueue bounds the messages waiting in a service's handler
+	// process: a client's message past it is dropped, and the client told
+	// with ErrBusy. With MaxFrameSize, it bounds the memory that clients
+	// can fill a handler that does not keep up with.
+	MaxHandlerQueue int
 	// Logf receives one line per notable event (a refused connection or
 	// call). Nil uses the standard logger.
 	Logf func(format string, args ...any)
@@ -91,6 +96,7 @@ func DefaultConfig() *Config {
 		WriteTimeout:     10 * time.Second,
 		MaxClients:       1024,
 		MaxFrameSize:     1 << 20,
+		MaxHandlerQueue:  1024,
 	}
 }
 
@@ -110,6 +116,9 @@ func (c *Config) Verify() error {
 	}
 	if c.MaxFrameSize < 1024 {
 		return errors.New("MaxFrameSize must be at least 1024")
+	}
+	if c.MaxHandlerQueue <= 0 {
+		return errors.New("MaxHandlerQueue must be positive")
 	}
 	seen := map[string]bool{}
 	for _, s := range c.Services {
@@ -489,8 +498,10 @@ func wireError(err error) *cluster.RemoteError {
 		return &cluster.RemoteError{Kind: re.Kind, Msg: re.Msg}
 	}
 	kind := cluster.ErrorKind(err)
-	if errors.Is(err, ErrNotExposed) {
-		kind = kindNotExposed
+	for _, k := range kinds {
+		if errors.Is(err, k.err) {
+			kind = k.kind
+		}
 	}
 	return &cluster.RemoteError{Kind: kind, Msg: err.Error()}
 }
@@ -588,9 +599,18 @@ func (c *client) request(v any) error {
 			c.s.refused.log(fmt.Sprintf("refused a send from a %s: it takes no messages", c.who))
 			return c.write(opError, 0, wireError(err))
 		}
-		if err := c.s.cfg.Node.Send(c.sv.Process, []any{c.p.Pid(), a[2]}); err != nil {
+		node := c.s.cfg.Node
+		pid, ok := node.Whereis(c.sv.Process)
+		h, alive := node.Process(pid)
+		if !ok || !alive {
+			c.s.refused.log(fmt.Sprintf("dropped a message from a %s: no process is registered as %s", c.who, c.sv.Process))
 			return c.write(opError, 0, wireError(fmt.Errorf("service %s: its handler is not running: %w", c.sv.Name, cluster.ErrNoProcess)))
 		}
+		if k := h.MailboxLen(); k >= c.s.cfg.MaxHandlerQueue {
+			c.s.refused.log(fmt.Sprintf("dropped a message from a %s: its handler %s has %d messages waiting", c.who, c.sv.Process, k))
+			return c.write(opError, 0, wireError(fmt.Errorf("service %s: its handler has %d messages waiting, the limit; the message was dropped: %w", c.sv.Name, k, ErrBusy)))
+		}
+		h.Deliver([]any{c.p.Pid(), a[2]})
 		return nil
 	}
 	return c.malformed(v)

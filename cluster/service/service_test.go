@@ -652,3 +652,42 @@ func TestConfig(t *testing.T) {
 }
 
 var _ = bytes.Equal
+
+// TestHandlerQueueBound: messages to a handler that does not read are
+// dropped past MaxHandlerQueue, each drop told to the client with ErrBusy;
+// messages to a service whose handler is not running give ErrNoProcess.
+func TestHandlerQueueBound(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.MaxHandlerQueue = 5 })
+	ctx := context.Background()
+	c := ts.dial(t, "echo", "s3cret")
+	c.Send("before the handler runs")
+	if _, _, err := c.Receive(ctx, 10*time.Second); !errors.Is(err, cluster.ErrNoProcess) {
+		t.Fatalf("a message with no handler: %v", err)
+	}
+	h := ts.node.NewProcess()
+	defer h.Exit(cluster.Normal)
+	if err := ts.node.Register("echo", h.Pid()); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := c.Send(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		if _, _, err := c.Receive(ctx, 10*time.Second); !errors.Is(err, ErrBusy) || !strings.Contains(err.Error(), "its handler has 5 messages waiting") {
+			t.Fatalf("a message past the bound: %v", err)
+		}
+	}
+	if k := h.MailboxLen(); k != 5 {
+		t.Fatalf("the handler has %d messages, want 5", k)
+	}
+	ts.logs.waitFor("dropped a message from a client of service echo", "its handler echo has 5 messages waiting")
+	// Once it reads, messages get in again.
+	h.Flush()
+	c.Send("again")
+	m, ok, err := h.Receive(ctx, nil, 10*time.Second)
+	if a, _ := m.([]any); !ok || err != nil || len(a) != 2 || a[1] != "again" {
+		t.Fatalf("after the handler read: %v, %v", m, err)
+	}
+}
