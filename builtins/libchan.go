@@ -45,31 +45,33 @@ func (l *LibChan) Send(msg any) error { return l.c.Send(msg) }
 
 // Receive gives the next message the service sent, waiting up to a
 // timeout (a time.Duration, or milliseconds) when one is given, else until
-// one comes; timeout when none came.
-func (l *LibChan) Receive(timeout ...any) any {
+// one comes; timeout when none came. Its error is one the service sent
+// about a Send (in its turn among the messages), or why the connection
+// ended.
+func (l *LibChan) Receive(timeout ...any) (any, error) {
 	d := time.Duration(-1)
 	if len(timeout) > 0 {
 		switch v := timeout[0].(type) {
 		case time.Duration:
-			d = v
+			d = max(v, 0)
 		case int:
-			d = time.Duration(v) * time.Millisecond
+			d = time.Duration(max(v, 0)) * time.Millisecond
 		default:
-			panic(fmt.Errorf("receive(%T): give a timeout: %w", timeout[0], cluster.ErrBadArgs))
+			return nil, fmt.Errorf("receive(%T): give a timeout: %w", timeout[0], cluster.ErrBadArgs)
 		}
 	}
 	ctx := l.e.ctx()
-	m, ok, err := l.c.Receive(ctx, max(d, -1))
+	m, ok, err := l.c.Receive(ctx, d)
 	if err != nil {
 		if ctx.Err() != nil {
 			panic(interrupt.ErrInterrupted)
 		}
-		panic(err)
+		return nil, err
 	}
 	if !ok {
-		return Timeout
+		return Timeout, nil
 	}
-	return m
+	return m, nil
 }
 
 // Close ends the connection.
@@ -118,7 +120,7 @@ func (e *Env) libChanSymbols() map[string]reflect.Value {
 		"connect_tls": v(e.libChanConnectTLS),
 		"rpc":         v(func(l *LibChan, function string, args ...any) (any, error) { return l.Call(function, args...) }),
 		"cast":        v(func(l *LibChan, msg any) error { return l.Send(msg) }),
-		"receive":     v(func(l *LibChan, timeout ...any) any { return l.Receive(timeout...) }),
+		"receive":     v(func(l *LibChan, timeout ...any) (any, error) { return l.Receive(timeout...) }),
 		"disconnect":  v(func(l *LibChan) error { return l.Close() }),
 	}
 }
@@ -144,7 +146,7 @@ Example:
 			"c.Call(function, args...): run a function the service exposes (\"lookup\" or \"kvs.lookup\")", ""},
 		Doc{"lib_chan.cast", "func lib_chan.cast(c *LibChan, msg any) error",
 			"c.Send(msg): send msg to the service's handler process, which gets []any{client, msg}", ""},
-		Doc{"lib_chan.receive", "func lib_chan.receive(c *LibChan, timeout ...any) any",
+		Doc{"lib_chan.receive", "func lib_chan.receive(c *LibChan, timeout ...any) (any, error)",
 			"c.Receive(timeout): the next message the service sent this client, or timeout", ""},
 		Doc{"lib_chan.disconnect", "func lib_chan.disconnect(c *LibChan) error", "c.Close(): end the connection", ""},
 	)

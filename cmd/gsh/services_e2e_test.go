@@ -85,6 +85,9 @@ func TestNameServerService(t *testing.T) {
 	bilbo.expect("** error: service nameServer exposes kvs.store, kvs.lookup, not kvs.start")
 	bilbo.send(`c.Call("erlang.node")`)
 	bilbo.expect("not erlang.node")
+	bilbo.send(`c.Send("hi")`)
+	bilbo.send(`c.Receive(5000)`)
+	bilbo.expect("** error: service nameServer takes no messages: not exposed by the service")
 	// Through the service, bilbo is no peer of gandalf's.
 	bilbo.send(`nodes()`)
 	bilbo.expect("[]")
@@ -117,4 +120,30 @@ func TestNameServerService(t *testing.T) {
 	gandalf.send("q()")
 	gandalf.expect("more refusals in the last 10s; the latest: refused a ")
 	<-gandalf.done
+}
+
+// TestTLSService: a service that asks for TLS refuses a plain client,
+// saying so, and serves one that connects with lib_chan.connect_tls and
+// trusts the node's CA; the client needs no certificate of its own.
+func TestTLSService(t *testing.T) {
+	_, port := privateMapper(t)
+	dir := t.TempDir()
+	writeTestPKI(t, dir, "gandalf")
+	file := servicesFile(t, `{"listen": "127.0.0.1:0", "services": [
+    {"name": "nameServer", "secret": "ABXy45", "functions": ["kvs.store", "kvs.lookup"], "tls": true}]}`)
+	gandalf := startGsh(t, []string{"GSH_COOKIE=abc"}, "-sname", "gandalf", "-epmd_port", port, "-addr", "127.0.0.1",
+		"-tls_cert", filepath.Join(dir, "gandalf.pem"), "-tls_key", filepath.Join(dir, "gandalf.key"), "-tls_ca", filepath.Join(dir, "ca.pem"),
+		"-services", file)
+	gandalf.expect("nameServer (kvs.store, kvs.lookup, over TLS)")
+	sport := regexp.MustCompile(`services on 127\.0\.0\.1:(\d+)`).FindStringSubmatch(gandalf.out.String())[1]
+	gandalf.send(`kvs.store("weather", "fine")`)
+	gandalf.expect("true")
+
+	client := startGsh(t, nil)
+	client.send(`lib_chan.connect("127.0.0.1", ` + sport + `, "nameServer", "ABXy45")`)
+	client.expect("** error: connecting to service nameServer at 127.0.0.1:" + sport + ": service nameServer asks for TLS: connect with TLS")
+	client.send(`c, err := lib_chan.connect_tls("127.0.0.1", ` + sport + `, "nameServer", "ABXy45", "` + filepath.Join(dir, "ca.pem") + `")`)
+	client.send(`c.Call("lookup", "weather")`)
+	client.expect("fine")
+	gandalf.expect("service nameServer asks for TLS")
 }
