@@ -10,6 +10,7 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -485,6 +486,9 @@ func (c *client) write(v ...any) error {
 		c.buf = nil
 	}
 	if err != nil {
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			c.s.refused.log(fmt.Sprintf("dropped a %s: it read nothing for %v", c.who, c.s.cfg.WriteTimeout))
+		}
 		c.conn.Close() // the reader sees it too
 	}
 	return err

@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -690,4 +691,47 @@ func TestHandlerQueueBound(t *testing.T) {
 	if a, _ := m.([]any); !ok || err != nil || len(a) != 2 || a[1] != "again" {
 		t.Fatalf("after the handler read: %v, %v", m, err)
 	}
+}
+
+// TestClientNotReading: a client that stops reading while its handler
+// sends to it is dropped once a write has waited WriteTimeout; its process
+// ends, and the handler, which never waits on it, carries on.
+func TestClientNotReading(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.WriteTimeout = 200 * time.Millisecond })
+	h := ts.node.NewProcess()
+	defer h.Exit(cluster.Normal)
+	if err := ts.node.Register("echo", h.Pid()); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	conn, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	c, _, err := clientHandshake(ctx, conn, ts.addr, "echo", "s3cret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := frame(nil, []any{opSend, 0, "hello"})
+	c.Write(b) // and then reads nothing
+	m, _, _ := h.Receive(ctx, nil, 10*time.Second)
+	client := m.([]any)[0].(cluster.Pid)
+	ref := h.Monitor(client)
+	big := strings.Repeat("x", 64<<10)
+	start := time.Now()
+	for {
+		ts.node.Send(client, big)
+		if m, ok, _ := h.Receive(ctx, nil, 0); ok {
+			if d, isDown := m.(cluster.Down); !isDown || d.Ref != ref || d.Reason != Closed {
+				t.Fatalf("the handler got %#v", m)
+			}
+			break
+		}
+		if time.Since(start) > 10*time.Second {
+			t.Fatal("a client that reads nothing is still served")
+		}
+		runtime.Gosched()
+	}
+	ts.logs.waitFor("dropped a client of service echo", "it read nothing for 200ms")
 }
