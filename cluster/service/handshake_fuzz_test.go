@@ -35,8 +35,8 @@ func FuzzServiceHandshake(f *testing.F) {
 	ts := startServer(f, func(c *Config) {
 		c.HandshakeTimeout = 100 * time.Millisecond
 		c.ProofRate = 1 << 30 // check every input's proof at once
+		c.Logf = func(string, ...any) {}
 	})
-	ts.srv.refused.logf = func(string, ...any) {}
 	base := len(ts.node.Processes())
 
 	f.Add(append(hello("nameServer"), make([]byte, proofLen)...))

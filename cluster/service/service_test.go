@@ -160,6 +160,7 @@ func startServer(t testing.TB, change func(*Config)) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv.refused.burst = 1 << 20 // every line, for the tests to find
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	t.Cleanup(func() {
@@ -168,7 +169,6 @@ func startServer(t testing.TB, change func(*Config)) *testServer {
 			t.Errorf("Serve returned %v", err)
 		}
 	})
-	srv.refused.burst = 1 << 20 // every line, for the tests to find
 	ts.srv, ts.addr = srv, ln.Addr().String()
 	return ts
 }
