@@ -151,11 +151,9 @@ func (s *Service) verify() error {
 		return fmt.Errorf("service %s exposes nothing: give it a process or functions", s.Name)
 	}
 	for _, f := range s.Functions {
-		m, fn, ok := splitFunction(f)
-		if !ok || m == "" {
+		if m, _, ok := splitFunction(f); !ok || m == "" {
 			return fmt.Errorf("service %s: %q is not module.function", s.Name, f)
 		}
-		_ = fn
 	}
 	return nil
 }
@@ -316,7 +314,7 @@ func (s *Server) Close() error {
 	return nil
 }
 
-// Services lists the services offered, sorted by name as given.
+// Services lists the names of the services offered, in the order given.
 func (s *Server) Services() []string {
 	var names []string
 	for _, sv := range s.cfg.Services {

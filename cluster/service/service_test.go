@@ -735,3 +735,51 @@ func TestClientNotReading(t *testing.T) {
 	}
 	ts.logs.waitFor("dropped a client of service echo", "it read nothing for 200ms")
 }
+
+// TestIdleClientsCost measures what clients that connect and wait cost
+// the server: goroutines and heap each.
+func TestIdleClientsCost(t *testing.T) {
+	const k = 200
+	ts := startServer(t, nil)
+	h := ts.node.NewProcess()
+	defer h.Exit(cluster.Normal)
+	ts.node.Register("echo", h.Pid())
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse + m.StackInuse
+	}
+	base, routines := heap(), runtime.NumGoroutine()
+	var cs []*Conn
+	for range k {
+		c := ts.dial(t, "echo", "s3cret") // a handler process: the costlier kind
+		cs = append(cs, c)
+	}
+	// Each has been served: a call answered proves its server side runs.
+	for _, c := range cs {
+		if _, err := c.Call(context.Background(), "nothing"); !errors.Is(err, ErrNotExposed) {
+			t.Fatal(err)
+		}
+	}
+	held, g := heap(), runtime.NumGoroutine()
+	per := (int64(held) - int64(base)) / k
+	t.Logf("%d idle clients, both sides in this process: %d goroutines and %d bytes of heap and stacks each", k, (g-routines)/k, per)
+	if per > 128<<10 {
+		t.Fatalf("an idle client costs %d bytes", per)
+	}
+}
+
+// BenchmarkCall is one call of an exposed function over loopback.
+func BenchmarkCall(b *testing.B) {
+	ts := startServer(b, nil)
+	c := ts.dial(b, "nameServer", "ABXy45")
+	ctx := context.Background()
+	c.Call(ctx, "store", "weather", "fine")
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := c.Call(ctx, "lookup", "weather"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
