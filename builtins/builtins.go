@@ -500,6 +500,7 @@ func (e *Env) Symbols() interp.Exports {
 			"ping":  v(e.ping),
 			"names": v(e.names),
 		},
+		PathPrefix + "/lib_chan/lib_chan": e.libChanSymbols(),
 		PathPrefix + "/erlang/erlang": {
 			"node":  v(e.node),
 			"nodes": v(e.nodes),

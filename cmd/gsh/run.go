@@ -49,6 +49,7 @@ type options struct {
 	remsh               string
 	procs               int
 	quiet               bool
+	services            string
 }
 
 const usageText = `usage: gsh [flags] [file.gsh [args...]]
@@ -91,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsCA, "tls_ca", "", "the CA certificates, a PEM `FILE`: links only with nodes whose certificates they signed")
 	fs.StringVar(&o.kvsDir, "kvs_dir", "", "keep this node's kvs on disk in `DIR`, across restarts (default: in memory)")
 	fs.IntVar(&o.procs, "procs", cluster.DefaultMaxProcesses, "run at most `N` processes (Erlang's +P): spawns and casts past it fail")
+	fs.StringVar(&o.services, "services", "", "offer the services in this JSON `FILE` to clients that are not nodes (lib_chan.connect)")
 	fs.StringVar(&o.remsh, "remsh", "", "a remote shell: evaluate the input on `NODE` (NAME@HOST, or NAME on this host) and print here")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
@@ -287,6 +289,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	})
 	defer stopWatch()
 	handler.Store(env)
+	if o.services != "" {
+		stop, err := startServices(o.services, node, env, nodeLog)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	// The inputs are evaluated here, or on another node (-remsh).
 	var eval shell.Evaluator = in
