@@ -36,6 +36,7 @@ type DialOptions struct {
 // use.
 type Conn struct {
 	conn    net.Conn
+	addr    string // as dialled: "gandalf.example.com:2233"
 	service string
 	opts    DialOptions
 
@@ -88,7 +89,7 @@ func Dial(ctx context.Context, addr, service, secret string, opts *DialOptions) 
 		conn.Close()
 		return nil, fmt.Errorf("connecting to service %s at %s: %w", service, addr, err)
 	}
-	cn := &Conn{conn: c, service: service, opts: o, pending: map[int]chan result{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	cn := &Conn{conn: c, addr: addr, service: service, opts: o, pending: map[int]chan result{}, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	go cn.read(br)
 	return cn, nil
 }
@@ -156,8 +157,10 @@ func (c *Conn) Service() string { return c.service }
 // RemoteAddr is the server's address.
 func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
 
+// String names the service and the address as it was dialled (the host
+// name when one was given), as Dial's errors name them.
 func (c *Conn) String() string {
-	return fmt.Sprintf("#lib_chan<%s@%s>", c.service, c.conn.RemoteAddr())
+	return fmt.Sprintf("#lib_chan<%s@%s>", c.service, c.addr)
 }
 
 // Err is why the connection ended, nil while it is open.

@@ -234,6 +234,26 @@ func TestNameServer(t *testing.T) {
 	}
 }
 
+// TestConnNamesDialledAddress: a connection shows the address as it was
+// dialled, a host name included, as the errors of Dial name it.
+func TestConnNamesDialledAddress(t *testing.T) {
+	ts := startServer(t, nil)
+	_, port, _ := net.SplitHostPort(ts.addr)
+	addr := net.JoinHostPort("localhost", port)
+	c, err := Dial(context.Background(), addr, "nameServer", "ABXy45", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got, want := c.String(), "#lib_chan<nameServer@localhost:"+port+">"; got != want {
+		t.Errorf("String() = %s, want %s", got, want)
+	}
+	_, err = Dial(context.Background(), addr, "nameServer", "guess", nil)
+	if want := "connecting to service nameServer at localhost:" + port + ": "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("a wrong secret: %v, want it to start with %q", err, want)
+	}
+}
+
 // TestHandlerProcess: a service's handler process gets {client, msg} for
 // each message and answers the client's pid; the client's process ends
 // with reason closed when it disconnects.

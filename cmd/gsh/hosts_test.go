@@ -109,6 +109,7 @@ func TestHosts(t *testing.T) {
 	alpha, beta, gamma := n.Host("alpha"), n.Host("beta"), n.Host("gamma")
 
 	t.Run("TwoMachines", func(t *testing.T) { twoMachines(t, n) })
+	t.Run("NameServerService", func(t *testing.T) { nameServerService(t, n) })
 
 	// Three hosts: each node pings only the one before it.
 	t.Run("MeshAndPartition", func(t *testing.T) {
@@ -354,6 +355,104 @@ func twoMachines(t *testing.T, n *netns.Net) {
 		t.Errorf("nothing listens on alpha.gsh.test:9100: %s", bilbo.eval("err"))
 	}
 	bilbo.eval(`c.Close()`)
+}
+
+// nameServerService follows the README's "Services for untrusted clients"
+// section across two hosts: gandalf on alpha offers the section's
+// nameServer service on alpha's address, and bilbo on beta, a node with
+// the same cookie, types the section's session at its prompt with the
+// server named by its host name (which beta resolves through its
+// /etc/hosts). What the service does not expose is refused, and logged on
+// alpha with beta's address; bilbo never becomes gandalf's peer.
+func nameServerService(t *testing.T, n *netns.Net) {
+	alpha, beta := n.Host("alpha"), n.Host("beta")
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(readme), "\n## Services for untrusted clients\n")
+	if !ok {
+		t.Fatal("the README has no section Services for untrusted clients")
+	}
+	sec, _, _ = strings.Cut(sec, "\n## ")
+	spec := regexp.MustCompile(`\{"name": "nameServer".*\}`).FindString(sec)
+	if spec == "" {
+		t.Fatal("the section offers no nameServer service")
+	}
+	// The section listens on 127.0.0.1:2233; here, on alpha's address,
+	// given by its host name.
+	file := servicesFile(t, `{"listen": "`+alpha.FQDN+`:2233", "services": [`+spec+`]}`)
+	gandalf := node(t, alpha, "gandalf", "-services", file)
+	gandalf.out.WaitFor(t, 0, "=INFO= services on "+alpha.IP+":2233: nameServer (kvs.store, kvs.lookup)\n", 10*time.Second)
+	bilbo := node(t, beta, "bilbo")
+
+	// The section's session, with the server's host name for 127.0.0.1.
+	_, session, ok := strings.Cut(sec, "the book's name server:\n\n```\n")
+	if !ok {
+		t.Fatal("the section shows no session of the book's name server")
+	}
+	session, _, _ = strings.Cut(session, "```")
+	prompt := regexp.MustCompile(`^\(bilbo@HOST\)\d+> (.*)$`)
+	var line string
+	var want []string
+	typed := 0
+	run := func() {
+		if line == "" {
+			return
+		}
+		// Piped input names the input in its error lines, where a
+		// terminal's prompt shows only "** error: …".
+		got := regexp.MustCompile(`(?m)^input:\d+: `).ReplaceAllString(bilbo.eval(line), "")
+		if got != strings.Join(want, "\n") {
+			t.Errorf("bilbo on beta typed %s\nand got:\n%s\nwhere the README shows:\n%s", line, got, strings.Join(want, "\n"))
+		}
+		typed++
+	}
+	for _, l := range strings.Split(strings.TrimSpace(session), "\n") {
+		l = strings.ReplaceAll(l, "127.0.0.1", alpha.FQDN)
+		if m := prompt.FindStringSubmatch(l); m != nil {
+			run()
+			line, want = m[1], nil
+			continue
+		}
+		want = append(want, l)
+	}
+	run()
+	if typed < 5 {
+		t.Fatalf("the section's session has %d inputs, want 5 at least", typed)
+	}
+
+	// Beyond the section: kvs.start is not exposed either; each refusal
+	// is logged on alpha with beta's address (log lines come as they
+	// happen, so gandalf's prompt is read past them); what bilbo stored
+	// is in gandalf's kvs on alpha.
+	if got := bilbo.eval(`c.Call("kvs.start")`); !strings.HasSuffix(got, "** error: service nameServer exposes kvs.store, kvs.lookup, not kvs.start: not exposed by the service") {
+		t.Errorf(`c.Call("kvs.start"): %s`, got)
+	}
+	for _, l := range []string{
+		`refused a call of "os.ReadFile" from a client of service nameServer at ` + beta.IP + ":",
+		`refused a call of "kvs.start" from a client of service nameServer at ` + beta.IP + ":",
+		"refused a client of service nameServer at " + beta.IP + ":",
+	} {
+		gandalf.mark = max(gandalf.mark, gandalf.out.WaitFor(t, 0, l, 10*time.Second))
+	}
+	gandalf.mark = gandalf.out.WaitFor(t, gandalf.mark, "\n", 10*time.Second)
+	if got := gandalf.eval(`kvs.lookup("weather")`); got != "fine" {
+		t.Errorf(`gandalf's kvs.lookup("weather"): %s`, got)
+	}
+	if got := bilbo.eval(`c.Call("store", "ring", "precious")`); got != "true" {
+		t.Errorf("a store after the refusals: %s", got)
+	}
+	if got := gandalf.eval(`kvs.lookup("ring")`); got != "precious" {
+		t.Errorf(`gandalf's kvs.lookup("ring"): %s`, got)
+	}
+	if got := gandalf.eval("nodes()"); got != "[]" {
+		t.Errorf("gandalf's nodes(): %s", got)
+	}
+	if strings.Contains(gandalf.out.String(), "bilbo") {
+		t.Errorf("gandalf heard of bilbo:\n%s", gandalf.out)
+	}
+	t.Logf("followed the README's name server session from beta to alpha: %d inputs", typed)
 }
 
 // rssKB is the resident memory of process pid in KiB, 0 when unknown.
