@@ -523,6 +523,12 @@ func (n *Node) serveCtx(ctx context.Context, from Atom, req request) (result any
 		if r := recover(); r != nil {
 			result, err = nil, &PanicError{Value: r}
 		}
+		// Stopped at the caller's deadline: whatever the function made of
+		// being stopped, the caller is told it timed out, as it would be
+		// had its own deadline come first.
+		if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			result, err = nil, fmt.Errorf("%s.%s ran past the caller's deadline: %w", req.module, req.function, ErrTimeout)
+		}
 	}()
 	return n.cfg.Handler.HandleCall(ctx, from, req.module, req.function, req.args)
 }

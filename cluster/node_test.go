@@ -493,3 +493,29 @@ func TestCallRightAfterDisconnect(t *testing.T) {
 		a.Disconnect(b.Name())
 	}
 }
+
+// TestCallTimeoutIsATimeout: a served function stopped at the caller's
+// deadline may reply before the caller's own timer fires; the caller must
+// see a timeout either way, never the function's reaction to being stopped.
+func TestCallTimeoutIsATimeout(t *testing.T) {
+	c := newTestCluster(t)
+	a := c.start("a", "abc")
+	cfg := c.config("b", "abc")
+	cfg.Handler = Modules{"t": {"stopped": reflect.ValueOf(func(ctx context.Context) {
+		<-ctx.Done()
+		panic("interrupted") // as interpreted code does when stopped
+	})}}
+	b, err := Start(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	for i := range 50 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		_, err := a.Call(ctx, b.Name(), "t", "stopped")
+		cancel()
+		if !errors.Is(err, ErrTimeout) {
+			t.Fatalf("call %d: got %v, want ErrTimeout", i, err)
+		}
+	}
+}
