@@ -55,6 +55,10 @@ type hello struct {
 	// proof is, on the accepting side, this node's proof for the verdict,
 	// sent once the client has proved the cookie.
 	proof []byte
+	// accepted is, on the accepting side, the connection's place in the
+	// order this node accepted connections in (from 1): a larger one came
+	// later.
+	accepted uint64
 }
 
 func proof(cookie, role string, clientNonce, serverNonce []byte, client, server Atom) []byte {

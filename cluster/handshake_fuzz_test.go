@@ -33,7 +33,7 @@ func FuzzHandshake(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			n.accept(server)
+			n.accept(server, 1)
 		}()
 		go func() {
 			// Everything the node reads has been read when Write

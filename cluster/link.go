@@ -41,6 +41,7 @@ type link struct {
 
 	client   bool   // this node dialled the connection
 	creation uint32 // the peer's run
+	accepted uint64 // its place in the order of accepted connections (hello.accepted)
 
 	sigOnce  sync.Once
 	sig      *sigWriter
@@ -76,7 +77,7 @@ func (n *Node) yamuxConfig() *yamux.Config {
 // it the link to the peer, replacing any older one.
 func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 	l := &link{n: n, peer: them.name, hidden: them.flags&flagHidden != 0 || n.cfg.Hidden, conn: conn, done: make(chan struct{}),
-		client: client, creation: them.creation, calls: make(chan struct{}, n.cfg.MaxStreams)}
+		client: client, creation: them.creation, accepted: them.accepted, calls: make(chan struct{}, n.cfg.MaxStreams)}
 	var err error
 	fc := newFrameConn(conn)
 	cfg := n.yamuxConfig()
@@ -137,12 +138,18 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 // the same peer comes: when two nodes connect to each other at once, both
 // keep the connection that the node with the smaller name dialled, so they
 // agree on one link. A link from a new run of the peer (it restarted)
-// replaces the old one.
+// replaces the old one. Of two connections the peer made, the one this node
+// accepted later stays, whichever ends its handshake last: a peer dials
+// again only once it has dropped its link (Disconnect, then a call), so an
+// earlier connection whose handshake ends late is one the peer has closed.
 func (l *link) keeps(newer *link) bool {
 	select {
 	case <-l.done:
 		return false
 	default:
+	}
+	if !l.client && !newer.client && l.accepted > newer.accepted {
+		return true
 	}
 	if l.creation != newer.creation || l.client == newer.client {
 		return false

@@ -607,6 +607,7 @@ func (n *Node) awaitLink(ctx context.Context, peer Atom) (*link, error) {
 func (n *Node) acceptLoop() {
 	defer n.wg.Done()
 	var delay time.Duration
+	var seq uint64 // connections accepted
 	for {
 		conn, err := n.ln.Accept()
 		if err != nil {
@@ -623,17 +624,19 @@ func (n *Node) acceptLoop() {
 			return
 		}
 		delay = 0
+		seq++
 		n.wg.Add(1)
-		go func() {
+		go func(seq uint64) {
 			defer n.wg.Done()
-			n.accept(conn)
-		}()
+			n.accept(conn, seq)
+		}(seq)
 	}
 }
 
 // accept runs the handshake for a connection another node made: TLS when
-// configured, then the cookie handshake.
-func (n *Node) accept(conn net.Conn) {
+// configured, then the cookie handshake. seq is the connection's place in
+// the order the node accepted connections in.
+func (n *Node) accept(conn net.Conn, seq uint64) {
 	secure, them, err := n.serverSide(conn)
 	if err != nil {
 		who := "a peer"
@@ -650,6 +653,7 @@ func (n *Node) accept(conn net.Conn) {
 		return
 	}
 	conn = secure
+	them.accepted = seq
 	n.mu.Lock()
 	if n.closed {
 		n.mu.Unlock()
