@@ -51,7 +51,8 @@ var (
 // Invoke calls fn with args converted to its parameter types: wire values
 // fit Go parameters the way Go's untyped constants do (an int fits any
 // integer or float parameter that holds it, []any fits []T, a string fits an
-// Atom). A first context.Context parameter receives ctx. A panic in fn comes
+// Atom, a Struct fits a struct or pointer-to-struct type with fields of
+// its names). A first context.Context parameter receives ctx. A panic in fn comes
 // back as an error wrapping ErrPanic.
 //
 // The results become one value: a trailing error result, when not nil, is the
@@ -182,6 +183,9 @@ func Convert(a any, t reflect.Type) (reflect.Value, error) {
 			return r, nil
 		}
 		return v, nil
+	}
+	if s, ok := a.(Struct); ok {
+		return convertStruct(s, t)
 	}
 	bad := func() (reflect.Value, error) {
 		return reflect.Value{}, fmt.Errorf("%s does not fit %s: %w", describe(a), t, ErrBadArgs)
