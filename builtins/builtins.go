@@ -43,6 +43,10 @@ type Env struct {
 	// Lookup finds a function defined in the interpreter: module "main" for
 	// the prompt and scripts, or a loaded package's name.
 	Lookup func(module, function string) (reflect.Value, bool)
+	// Type finds a struct type declared in the interpreter by name: "Point"
+	// at the prompt, "geo.Point" in a loaded package. A struct from another
+	// node whose type has that name is received as a value of it.
+	Type func(name string) (reflect.Type, bool)
 	// Logf prints a line above the prompt.
 	Logf func(format string, args ...any)
 	// Format prints a value the way the prompt does (flush()).
@@ -385,6 +389,8 @@ func (e *Env) Symbols() interp.Exports {
 			"NodeUp":     v((*cluster.NodeUp)(nil)),
 			"NodeDown":   v((*cluster.NodeDown)(nil)),
 			"Named":      v((*Named)(nil)),
+			"Struct":     v((*cluster.Struct)(nil)),
+			"Field":      v((*cluster.Field)(nil)),
 			"undefined":  v(cluster.Undefined),
 			"timeout":    v(Timeout),
 

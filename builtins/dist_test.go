@@ -105,6 +105,7 @@ func (c *testCluster) startWith(name string, change func(*cluster.Config)) *gshN
 		return g.in.Func(module + "." + function)
 	}
 	g.env.Format = shell.Format
+	g.env.Type = g.in.Type
 	g.env.LoadSource = func(name, src string) (string, error) { return g.in.LoadSource(context.Background(), name, src) }
 	ready.Done()
 	t.Cleanup(func() { n.Close() })

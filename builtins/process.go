@@ -289,6 +289,10 @@ func (e *Env) receive(opts ...any) any {
 	if timeout < 0 {
 		timeout = -1
 	}
+	if match != nil {
+		accept := match
+		match = func(m any) bool { return accept(e.retype(m)) }
+	}
 	p := e.self()
 	m, ok, err := p.Receive(currentCtx(), match, timeout)
 	if err != nil {
@@ -300,13 +304,13 @@ func (e *Env) receive(opts ...any) any {
 	if !ok {
 		return Timeout
 	}
-	return m
+	return e.retype(m)
 }
 
 // flush prints and removes every message in the calling process's mailbox.
 func (e *Env) flush() {
 	for _, m := range e.self().Flush() {
-		fmt.Fprintf(e.Out, "Shell got %s\n", e.format(m))
+		fmt.Fprintf(e.Out, "Shell got %s\n", e.format(e.retype(m)))
 	}
 }
 

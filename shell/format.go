@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"gsh/cluster"
 )
 
 // Limits of Format: longer collections and strings are cut, with a note of
@@ -27,7 +29,9 @@ const (
 //   - slices and arrays as [1, "a", true];
 //   - maps as {"a": 1, "b": 2}, keys sorted (numbers by value, strings and
 //     the rest by their text);
-//   - structs as {Name: "x", Age: 3}, pointers to them as &{…};
+//   - structs as Point{Name: "x", Age: 3}, with their type's name (that of
+//     a type declared at the prompt too), pointers to them as &Point{…};
+//     a cluster.Struct (a struct from another node) likewise;
 //   - functions and channels as their type.
 //
 // Collections of more than MaxElems elements are cut with "… (N more)",
@@ -137,6 +141,10 @@ func formatValue(b *strings.Builder, v reflect.Value, top bool, depth int) {
 	t := v.Type()
 	if t.Kind() == reflect.String && t.Name() == "Atom" {
 		b.WriteString(v.String())
+		return
+	}
+	if t == clusterStructType && v.CanInterface() {
+		formatClusterStruct(b, v.Interface().(cluster.Struct), depth)
 		return
 	}
 	if v.CanInterface() && t.Kind() != reflect.Interface {
@@ -376,7 +384,11 @@ func keyRank(v reflect.Value) int {
 
 func formatStruct(b *strings.Builder, v reflect.Value, depth int) {
 	t := v.Type()
-	b.WriteString(t.Name()) // Down{...}, NodeUp{...}; interpreted types are unnamed
+	name := t.Name() // Down{...}, NodeUp{...}
+	if name == "" {
+		name = cluster.StructName(t) // an interpreted type, named when declared
+	}
+	b.WriteString(name)
 	b.WriteString("{")
 	for k := 0; k < t.NumField(); k++ {
 		if k > 0 {
@@ -391,6 +403,24 @@ func formatStruct(b *strings.Builder, v reflect.Value, depth int) {
 		b.WriteString(name)
 		b.WriteString(": ")
 		formatValue(b, v.Field(k), false, depth+1)
+	}
+	b.WriteString("}")
+}
+
+var clusterStructType = reflect.TypeFor[cluster.Struct]()
+
+// formatClusterStruct writes a struct that came from another node as its
+// own type would print.
+func formatClusterStruct(b *strings.Builder, s cluster.Struct, depth int) {
+	b.WriteString(s.Name)
+	b.WriteString("{")
+	for k, f := range s.Fields {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(f.Name)
+		b.WriteString(": ")
+		formatValue(b, reflect.ValueOf(f.Value), false, depth+1)
 	}
 	b.WriteString("}")
 }

@@ -232,6 +232,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	env.LoadSource = func(name, src string) (string, error) {
 		return in.LoadSource(ctx, name, src)
 	}
+	env.Type = in.Type
 	env.Lookup = func(module, function string) (reflect.Value, bool) {
 		if module == "main" {
 			return in.Func(function)
