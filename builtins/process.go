@@ -153,15 +153,18 @@ func (e *Env) crashReason(p *cluster.Process, r any) any {
 // spawn starts a process: spawn(f, args...) here; spawn(module, function,
 // args...) here; spawn(node, module, function, args...) on node; spawn(node,
 // f) on node, where f is a top-level function that node has too.
-func (e *Env) spawn(args ...any) cluster.Pid { return e.spawnWith(nil, args) }
+func (e *Env) spawn(args ...any) cluster.Pid { return e.spawnWith(nil, args, nil) }
 
 // spawnLink is spawn, linked to the calling process.
 func (e *Env) spawnLink(args ...any) cluster.Pid {
 	me := e.self().Pid()
-	return e.spawnWith(&me, args)
+	return e.spawnWith(&me, args, nil)
 }
 
-func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
+// spawnWith starts a process as spawn does, linked to link when it is not
+// nil, and monitored by the calling process when mon is not nil (which then
+// receives the monitor's reference).
+func (e *Env) spawnWith(link *cluster.Pid, args []any, mon *cluster.Ref) cluster.Pid {
 	if len(args) == 0 {
 		panic(fmt.Errorf("spawn needs a function: %w", cluster.ErrBadArgs))
 	}
@@ -175,7 +178,7 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 		}
 	}
 	if isFunc(args[0]) {
-		return e.spawnLocal(args[0], args[1:], link)
+		return e.spawnLocalMon(args[0], args[1:], link, mon)
 	}
 	first, ok := nameArg(args[0])
 	if !ok {
@@ -186,6 +189,9 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 			panic(fmt.Errorf("spawn(%q): name the function too: %w", first, cluster.ErrBadArgs))
 		}
 		fn, _ := nameArg(args[1])
+		if mon != nil {
+			return e.spawnRemoteMon(e.Node.Name(), first, fn, args[2:], mon)
+		}
 		p, err := e.Node.SpawnCall(e.Node.Name(), first, fn, args[2:], link)
 		if err != nil {
 			panic(err)
@@ -202,10 +208,10 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 	case Named:
 		if !isFunc(f.Fn) { // a variable that holds a module name
 			args[1] = f.Fn
-			return e.spawnWith(link, args)
+			return e.spawnWith(link, args, mon)
 		}
 		if node == e.Node.Name() {
-			return e.spawnLocal(f, args[2:], link)
+			return e.spawnLocalMon(f, args[2:], link, mon)
 		}
 		module, function, rest = "main", f.Name, args[2:]
 		if i := strings.LastIndexByte(f.Name, '.'); i > 0 {
@@ -221,11 +227,14 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 	default:
 		if isFunc(f) {
 			if node == e.Node.Name() {
-				return e.spawnLocal(f, args[2:], link)
+				return e.spawnLocalMon(f, args[2:], link, mon)
 			}
 			panic(fmt.Errorf("spawn on %s needs a function declared at the top level (func name(...) {...}) that %s has too, or spawn(node, module, function, args...): %w", node, node, cluster.ErrBadArgs))
 		}
 		panic(fmt.Errorf("spawn(%q, %T): %w", first, f, cluster.ErrBadArgs))
+	}
+	if mon != nil {
+		return e.spawnRemoteMon(node, module, function, rest, mon)
 	}
 	pid, err := e.Node.SpawnRemote(currentCtx(), node, module, function, rest, link)
 	if err != nil {

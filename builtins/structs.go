@@ -11,7 +11,7 @@ import (
 var builtinStructs = map[string]reflect.Type{}
 
 func init() {
-	for _, v := range []any{cluster.Down{}, cluster.Exit{}, cluster.NodeUp{}, cluster.NodeDown{}, cluster.Ref{}} {
+	for _, v := range []any{cluster.Down{}, cluster.Exit{}, cluster.NodeUp{}, cluster.NodeDown{}, cluster.Ref{}, cluster.ProcessInfo{}} {
 		t := reflect.TypeOf(v)
 		if t.Kind() == reflect.Struct {
 			builtinStructs[cluster.StructName(t)] = t
