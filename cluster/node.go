@@ -495,7 +495,13 @@ func (n *Node) dial(peer Atom) (*link, error) {
 		ec = &errConn{Conn: tc}
 		hs = ec
 	}
+	// Closing the node stops a handshake under way at once.
+	stopClose := context.AfterFunc(n.ctx, func() { conn.Close() })
 	them, err := n.clientHandshake(hs, peer)
+	if !stopClose() {
+		conn.Close()
+		return nil, fmt.Errorf("connecting to %s: %w", peer, ErrClosed)
+	}
 	if errors.Is(err, errDuplicate) {
 		conn.Close()
 		return n.awaitLink(ctx, peer)

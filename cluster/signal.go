@@ -369,7 +369,7 @@ func (n *Node) connectAsync(peer Atom) {
 		defer n.wg.Done()
 		ctx, cancel := context.WithTimeout(n.ctx, 2*n.cfg.HandshakeTimeout)
 		defer cancel()
-		if err := n.Connect(ctx, peer); err != nil && !errors.Is(err, ErrClosed) {
+		if err := n.Connect(ctx, peer); err != nil && !errors.Is(err, ErrClosed) && n.ctx.Err() == nil {
 			n.logf("could not connect to %s, which a peer knows: %v", peer, err)
 		}
 	}()

@@ -38,3 +38,4 @@ func TestEvalAndScriptsPrintWhole(t *testing.T) {
 		t.Errorf("the script printed\n%.300q…\nwant\n%.300q…", got, want)
 	}
 }
+
