@@ -38,4 +38,3 @@ func TestEvalAndScriptsPrintWhole(t *testing.T) {
 		t.Errorf("the script printed\n%.300q…\nwant\n%.300q…", got, want)
 	}
 }
-
