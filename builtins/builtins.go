@@ -173,7 +173,8 @@ func (e *Env) Call(node any, module, function string, args ...any) (any, error) 
 	}
 	ctx, cancel := context.WithTimeout(e.ctx(), e.Timeout())
 	defer cancel()
-	return e.Node.Call(ctx, n, module, function, args...)
+	v, err := e.Node.Call(ctx, n, module, function, args...)
+	return e.retype(v), err
 }
 
 // Timeout is the rpc timeout in force.

@@ -45,7 +45,11 @@ func (e *Env) multicall(nodes any, module, function string, args ...any) ([]any,
 	}
 	ctx, cancel := context.WithTimeout(e.ctx(), e.Timeout())
 	defer cancel()
-	return e.Node.MultiCall(ctx, ns, module, function, args...)
+	res, bad := e.Node.MultiCall(ctx, ns, module, function, args...)
+	for i, v := range res {
+		res[i] = e.retype(v)
+	}
+	return res, bad
 }
 
 type asyncResult struct {
@@ -69,7 +73,7 @@ func (e *Env) asyncCall(node any, module, function string, args ...any) int {
 		ctx, cancel := context.WithTimeout(context.Background(), e.Timeout())
 		defer cancel()
 		v, err := e.Node.Call(ctx, n, module, function, args...)
-		ch <- asyncResult{v, err}
+		ch <- asyncResult{e.retype(v), err}
 	}()
 	return key
 }

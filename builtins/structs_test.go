@@ -25,6 +25,11 @@ func TestStructsCrossTheWire(t *testing.T) {
 
 	a.must(fmt.Sprintf(`rpc.call(%q, "main", "norm", Point{3, 4})`, b.name()), "5")
 	a.must(fmt.Sprintf(`rpc.call(%q, "main", "norm", &Point{6, 8})`, b.name()), "10")
+	b.must("func mk(x int) Point { return Point{x, x + 1} }", "")
+	a.must(fmt.Sprintf(`p, _ := rpc.call(%q, "main", "mk", 1); p.(Point).Y`, b.name()), "2")
+	a.must(fmt.Sprintf(`ps, _ := rpc.multicall([]string{%q}, "main", "mk", 2); ps[0].(Point).Y`, b.name()), "3")
+	a.must(fmt.Sprintf(`k := rpc.async_call(%q, "main", "mk", 3); p, _ = rpc.yield(k); p.(Point).Y`, b.name()), "4")
+	n.must(fmt.Sprintf(`p, _ := rpc.call(%q, "main", "mk", 1); p.(Struct).Field("Y")`, b.name()), "2")
 
 	for _, g := range []*gshNode{b, n} {
 		a.must(fmt.Sprintf(`send(at("inbox", %q), Point{5, 6})`, g.name()), "Point{X: 5, Y: 6}")
