@@ -76,7 +76,10 @@ Example:
     receive()    // tick, half a second later`},
 	{"erlang.cancel_timer", "func erlang.cancel_timer(ref TimerRef) any", "stop a send_after timer: the milliseconds it had left, or false if it fired or was cancelled already", ""},
 	{"self", "func self() Pid", "the calling process's pid (at the prompt: the prompt's own process)", ""},
-	{"send", "func send(dest any, msg any) any", "send msg to a pid, a registered name, or at(name, node)", `Any wire value is a message: numbers, strings, []any, maps, pids.
+	{"send", "func send(dest any, msg any) any", "send msg to a pid, a registered name, or at(name, node)", `Any wire value is a message: numbers, strings, []any, maps, pids, structs.
+A struct arrives as its own type on a node that declared a struct type of
+that name (at its prompt, or in a package loaded with nl()); elsewhere as a
+Struct that prints as Point{X: 5, Y: 6}: m.(Struct).Field("X") reads a field.
 Example:
     send(at("kvs", "gandalf@host"), []any{self(), "hi"})`},
 	{"receive", "func receive(opts ...any) any", "the next message; receive(500*time.Millisecond) gives timeout when none came; receive(match) takes the first message match accepts",
