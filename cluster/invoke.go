@@ -52,7 +52,7 @@ var (
 // fit Go parameters the way Go's untyped constants do (an int fits any
 // integer or float parameter that holds it, []any fits []T, a string fits an
 // Atom, a Struct fits a struct or pointer-to-struct type with fields of
-// its names). A first context.Context parameter receives ctx. A panic in fn comes
+// its names, or a map keyed by field name). A first context.Context parameter receives ctx. A panic in fn comes
 // back as an error wrapping ErrPanic.
 //
 // The results become one value: a trailing error result, when not nil, is the

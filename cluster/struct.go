@@ -155,7 +155,7 @@ func StructName(t reflect.Type) string {
 var structType = reflect.TypeFor[Struct]()
 
 // convertStruct fills a value of the struct type t, or of a pointer to one,
-// from s, field by field, by name. A field of t that s lacks keeps its zero
+// from s, field by field, by name; or a map keyed by field name. A field of t that s lacks keeps its zero
 // value; a field of s that t lacks does not fit.
 func convertStruct(s Struct, t reflect.Type) (reflect.Value, error) {
 	if t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Struct {
@@ -166,6 +166,9 @@ func convertStruct(s Struct, t reflect.Type) (reflect.Value, error) {
 		p := reflect.New(t.Elem())
 		p.Elem().Set(v)
 		return p, nil
+	}
+	if t.Kind() == reflect.Map && t.Key().Kind() == reflect.String {
+		return Convert(s.Map(), t) // by field name
 	}
 	if t.Kind() != reflect.Struct {
 		return reflect.Value{}, fmt.Errorf("%s does not fit %s: %w", s.describe(), t, ErrBadArgs)

@@ -37,6 +37,7 @@ func TestCallStructArgs(t *testing.T) {
 			return n
 		}),
 		"echo": reflect.ValueOf(func(v any) any { return v }),
+		"keys": reflect.ValueOf(func(m map[string]any) int { return len(m) }),
 	}}
 	b, err := Start(context.Background(), cfg)
 	if err != nil {
@@ -61,6 +62,11 @@ func TestCallStructArgs(t *testing.T) {
 	}
 	if v, err := a.Call(ctx, b.Name(), "geo", "sum", []structPoint{{1, 2}, {3, 4}}, map[string]*structPoint{"a": {5, 6}}); err != nil || v != 21 {
 		t.Fatalf("sum = %v, %v; want 21", v, err)
+	}
+
+	// A map keyed by field name takes one too.
+	if v, err := a.Call(ctx, b.Name(), "geo", "keys", structLine{}); err != nil || v != 4 {
+		t.Fatalf("keys(structLine{}) = %v, %v; want 4", v, err)
 	}
 
 	// Back through an any, the value is a Struct that prints as Go writes
