@@ -106,6 +106,7 @@ func (c *testCluster) startWith(name string, change func(*cluster.Config)) *gshN
 	}
 	g.env.Format = shell.Format
 	g.env.Type = g.in.Type
+	g.in.OnStructType(cluster.RegisterStruct)
 	g.env.LoadSource = func(name, src string) (string, error) { return g.in.LoadSource(context.Background(), name, src) }
 	ready.Done()
 	t.Cleanup(func() { n.Close() })

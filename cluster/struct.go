@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"iter"
 	"path"
 	"reflect"
 	"slices"
@@ -40,6 +41,20 @@ func (s Struct) Field(name string) any {
 		}
 	}
 	return Undefined
+}
+
+// TypeName returns s.Name.
+func (s Struct) TypeName() string { return s.Name }
+
+// All yields the fields' names and values in order.
+func (s Struct) All() iter.Seq2[string, any] {
+	return func(yield func(string, any) bool) {
+		for _, f := range s.Fields {
+			if !yield(f.Name, f.Value) {
+				return
+			}
+		}
+	}
 }
 
 // Map returns the fields as a map from field name to value.

@@ -3,13 +3,12 @@ package shell
 import (
 	"cmp"
 	"fmt"
+	"iter"
 	"math"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-
-	"gsh/cluster"
 )
 
 // Limits of Format: longer collections and strings are cut, with a note of
@@ -42,7 +41,8 @@ var (
 //     the rest by their text);
 //   - structs as Point{Name: "x", Age: 3}, with their type's name (that of
 //     a type declared at the prompt too), pointers to them as &Point{…};
-//     a cluster.Struct (a struct from another node) likewise;
+//     a value with TypeName and All methods (a struct from another node)
+//     likewise;
 //   - functions and channels as their type.
 //
 // Collections of more than MaxElems elements are cut with "… (N more)",
@@ -165,8 +165,8 @@ func (l limits) formatValue(b *strings.Builder, v reflect.Value, top bool, depth
 		b.WriteString(v.String())
 		return
 	}
-	if t == clusterStructType && v.CanInterface() {
-		l.formatClusterStruct(b, v.Interface().(cluster.Struct), depth)
+	if t.Kind() != reflect.Interface && t.Implements(fieldsType) && v.CanInterface() {
+		l.formatFields(b, v.Interface().(fieldsValue), depth)
 		return
 	}
 	if v.CanInterface() && t.Kind() != reflect.Interface {
@@ -408,7 +408,7 @@ func (l limits) formatStruct(b *strings.Builder, v reflect.Value, depth int) {
 	t := v.Type()
 	name := t.Name() // Down{...}, NodeUp{...}
 	if name == "" {
-		name = cluster.StructName(t) // an interpreted type, named when declared
+		name = structName(t) // an interpreted type, named when declared
 	}
 	b.WriteString(name)
 	b.WriteString("{")
@@ -429,20 +429,28 @@ func (l limits) formatStruct(b *strings.Builder, v reflect.Value, depth int) {
 	b.WriteString("}")
 }
 
-var clusterStructType = reflect.TypeFor[cluster.Struct]()
+// fieldsValue is a struct value that is no Go struct, such as a struct
+// that came from another node (the cluster's Struct): it prints as
+// Name{Field: value, …}, as a struct of its type would.
+type fieldsValue interface {
+	TypeName() string
+	All() iter.Seq2[string, any]
+}
 
-// formatClusterStruct writes a struct that came from another node as its
-// own type would print.
-func (l limits) formatClusterStruct(b *strings.Builder, s cluster.Struct, depth int) {
-	b.WriteString(s.Name)
+var fieldsType = reflect.TypeFor[fieldsValue]()
+
+func (l limits) formatFields(b *strings.Builder, s fieldsValue, depth int) {
+	b.WriteString(s.TypeName())
 	b.WriteString("{")
-	for k, f := range s.Fields {
+	k := 0
+	for name, v := range s.All() {
 		if k > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(f.Name)
+		k++
+		b.WriteString(name)
 		b.WriteString(": ")
-		l.formatValue(b, reflect.ValueOf(f.Value), false, depth+1)
+		l.formatValue(b, reflect.ValueOf(v), false, depth+1)
 	}
 	b.WriteString("}")
 }

@@ -6,7 +6,6 @@ import (
 	"reflect"
 	"sync"
 
-	"gsh/cluster"
 	"gsh/internal/interrupt"
 )
 
@@ -14,8 +13,36 @@ import (
 // by loaded files, by name: "Point" for package main, "geo.Point" for an
 // exported type of package geo.
 type structTypes struct {
-	mu sync.RWMutex
-	m  map[string]reflect.Type
+	mu      sync.RWMutex
+	m       map[string]reflect.Type
+	declare []func(name string, t reflect.Type)
+}
+
+// OnStructType has f called with each struct type declared from now on,
+// and its name (see Type): gsh names them for the wire this way.
+func (i *Interp) OnStructType(f func(name string, t reflect.Type)) {
+	i.structs.mu.Lock()
+	defer i.structs.mu.Unlock()
+	i.structs.declare = append(i.structs.declare, f)
+}
+
+// structNames are the names of the struct types declared in interpreters,
+// for printing: reflect.Type -> string, "" when two names were given to one
+// type (struct types with the same fields are one type to Go).
+var structNames sync.Map
+
+// structName is the name a struct type was declared with, "" if none.
+func structName(t reflect.Type) string {
+	if n, ok := structNames.Load(t); ok {
+		return n.(string)
+	}
+	return ""
+}
+
+func nameStruct(name string, t reflect.Type) {
+	if old, loaded := structNames.LoadOrStore(t, name); loaded && old.(string) != name {
+		structNames.Store(t, "")
+	}
 }
 
 // Type returns the struct type declared at the prompt or by a script under
@@ -75,17 +102,24 @@ func (i *Interp) recordStructTypes(p *interrupt.Parsed) {
 		return
 	}
 	i.structs.mu.Lock()
-	defer i.structs.mu.Unlock()
 	if i.structs.m == nil {
 		i.structs.m = map[string]reflect.Type{}
 	}
+	declare := i.structs.declare
+	var declared []int
 	for k, v := range vals {
 		t := reflect.TypeOf(v)
-		if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct || t.Elem().Name() != "" {
 			continue
 		}
-		t = t.Elem()
-		i.structs.m[names[k]] = t
-		cluster.RegisterStruct(names[k], t)
+		i.structs.m[names[k]] = t.Elem()
+		nameStruct(names[k], t.Elem())
+		declared = append(declared, k)
+	}
+	i.structs.mu.Unlock()
+	for _, k := range declared {
+		for _, f := range declare {
+			f(names[k], reflect.TypeOf(vals[k]).Elem())
+		}
 	}
 }

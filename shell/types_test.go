@@ -2,6 +2,7 @@ package shell
 
 import (
 	"context"
+	"iter"
 	"os"
 	"path/filepath"
 	"testing"
@@ -43,5 +44,32 @@ func TestStructTypesPrintTheirName(t *testing.T) {
 		if ty, ok := i.Type(name); ok {
 			t.Errorf("Type(%q) = %v, want none", name, ty)
 		}
+	}
+}
+
+// wireStruct is a struct value that is no Go struct, as one from another
+// node is.
+type wireStruct struct {
+	name   string
+	fields []string
+	values []any
+}
+
+func (w wireStruct) TypeName() string { return w.name }
+
+func (w wireStruct) All() iter.Seq2[string, any] {
+	return func(yield func(string, any) bool) {
+		for k, f := range w.fields {
+			if !yield(f, w.values[k]) {
+				return
+			}
+		}
+	}
+}
+
+func TestFormatFieldsValue(t *testing.T) {
+	v := []any{wireStruct{"Point", []string{"X", "Tag", "In"}, []any{5, "a", wireStruct{"In", []string{"B"}, []any{[]byte("b")}}}}}
+	if got, want := Format(v), `[Point{X: 5, Tag: "a", In: In{B: []byte("b")}}]`; got != want {
+		t.Errorf("Format = %s, want %s", got, want)
 	}
 }

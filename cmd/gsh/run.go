@@ -233,6 +233,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return in.LoadSource(ctx, name, src)
 	}
 	env.Type = in.Type
+	in.OnStructType(cluster.RegisterStruct)
 	env.Lookup = func(module, function string) (reflect.Value, bool) {
 		if module == "main" {
 			return in.Func(function)
