@@ -210,9 +210,13 @@ func (e *Env) ping(node any) cluster.Atom {
 	return "pong"
 }
 
-func (e *Env) stop() bool {
+// stop is init.stop: the node stops once the caller has its answer.
+func (e *Env) stop(ctx context.Context) bool {
 	if e.Halt != nil {
-		go e.Halt(0)
+		halt := func() { go e.Halt(0) }
+		if !cluster.AfterReply(ctx, halt) {
+			halt()
+		}
 	}
 	return true
 }

@@ -83,3 +83,22 @@ func TestProcessBuiltins(t *testing.T) {
 	}
 	a.must(`is_process_alive(self())`, "true")
 }
+
+// TestInitStopAnswers: rpc.call(node, "init", "stop") answers true, and
+// then the node stops.
+func TestInitStopAnswers(t *testing.T) {
+	c := newCluster(t)
+	a := c.start("caller")
+	for k := range 10 {
+		b := c.start(fmt.Sprintf("stopped%d", k))
+		halted := make(chan int, 1)
+		b.env.Halt = func(code int) {
+			b.node.Close()
+			halted <- code
+		}
+		a.must(fmt.Sprintf(`rpc.call(%q, "init", "stop")`, b.name()), "true")
+		if code := <-halted; code != 0 {
+			t.Fatalf("halted with %d, want 0", code)
+		}
+	}
+}

@@ -32,6 +32,7 @@ type link struct {
 	peer   Atom
 	hidden bool
 	conn   net.Conn
+	fc     *frameConn // under sess
 	sess   *yamux.Session
 
 	mu      sync.Mutex
@@ -68,6 +69,7 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 		client: client, creation: them.creation}
 	var err error
 	fc := newFrameConn(conn)
+	l.fc = fc
 	cfg := n.yamuxConfig()
 	cfg.LogOutput, cfg.Logger = nil, &l.ylog
 	if client {
@@ -328,16 +330,22 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 		}
 		req, ok := parseRequest(v)
 		var result any
+		after := &afterReply{}
 		if !ok {
 			err = fmt.Errorf("malformed request: %w", ErrProtocol)
 		} else {
-			result, err = n.serve(l.peer, req)
+			result, err = n.serveWith(l.peer, req, after)
 		}
 		out, err := encodeReply(buf[:0], n.name, result, err)
 		if err != nil {
 			return
 		}
-		if _, err := s.Write(out); err != nil {
+		_, err = s.Write(out)
+		if after.pending() {
+			l.fc.drain() // the reply is on the wire before they run
+			after.run()
+		}
+		if err != nil {
 			if !isClosedErr(err) {
 				l.fail(err)
 			}
@@ -377,6 +385,12 @@ func parseRequest(v any) (request, bool) {
 
 // serve runs one request with the Handler, turning a panic into an error.
 func (n *Node) serve(from Atom, req request) (result any, err error) {
+	return n.serveWith(from, req, nil)
+}
+
+// serveWith is serve for a call whose reply runs after's functions once
+// sent (see AfterReply).
+func (n *Node) serveWith(from Atom, req request, after *afterReply) (result any, err error) {
 	switch req.module {
 	case spawnModule:
 		if from != n.name {
@@ -393,6 +407,9 @@ func (n *Node) serve(from Atom, req request) (result any, err error) {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, req.timeout)
 		defer cancel()
+	}
+	if after != nil {
+		ctx = context.WithValue(ctx, afterReplyKey{}, after)
 	}
 	defer func() {
 		if r := recover(); r != nil {
@@ -652,7 +669,9 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	cs.s.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { cs.s.SetDeadline(time.Unix(1, 0)) })
 	err = writeChunks(cs.s, out)
-	if err == nil {
+	// yamux may report its session shut down even though the request went
+	// out (a peer that answered and then closed): its reply may be here.
+	if err == nil || errors.Is(err, yamux.ErrSessionShutdown) {
 		cs.new = false
 		var frame []byte
 		frame, err = readFrame(cs.br, n.cfg.MaxFrameSize, out[:0])

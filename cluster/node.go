@@ -736,9 +736,7 @@ func (n *Node) Close() error {
 	if r := n.reg.Load(); r != nil {
 		r.Close()
 	}
-	for _, l := range links {
-		l.close(ErrClosed)
-	}
+	shutdownLinks(links)
 	n.wg.Wait()
 	return nil
 }

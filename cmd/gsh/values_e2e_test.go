@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"gsh/cluster"
 )
 
 // TestEvalAndScriptsPrintWhole: -eval and a script print long values whole,
@@ -36,5 +39,40 @@ func TestEvalAndScriptsPrintWhole(t *testing.T) {
 		`["` + strings.Repeat("y", 4100) + `", 150]` + "\n"
 	if got != want {
 		t.Errorf("the script printed\n%.300q…\nwant\n%.300q…", got, want)
+	}
+}
+
+// TestInitStopAnswers: rpc.call(node, "init", "stop") answers true, then
+// the node exits 0, logging no failure.
+func TestInitStopAnswers(t *testing.T) {
+	_, port := privateMapper(t)
+	host := cluster.ShortHostname()
+	args := func(name string) []string {
+		return []string{"-sname", name, "-setcookie", "abc", "-epmd_port", port, "-addr", "127.0.0.1"}
+	}
+	bilbo := startGsh(t, nil, args("bilbo")...)
+	frodo := startGsh(t, nil, args("frodo")...)
+	frodo.send(`net_adm.ping("bilbo@` + host + `")`)
+	frodo.expect("pong")
+	g := `"gandalf@` + host + `"`
+	for range 3 {
+		gandalf := startGsh(t, nil, append(args("gandalf"), "-noshell")...)
+		// Once gandalf serves calls.
+		bilbo.send(`func() string { for { if _, err := rpc.call(` + g + `, "erlang", "node"); err == nil { return "ready" } } }()`)
+		bilbo.expect("ready")
+		bilbo.send(`rpc.call(` + g + `, "init", "stop")`)
+		bilbo.expect("true")
+		select {
+		case <-gandalf.done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("gandalf did not stop")
+		}
+		if code := gandalf.cmd.ProcessState.ExitCode(); code != 0 {
+			t.Errorf("gandalf exited %d, want 0", code)
+		}
+		if out := gandalf.out.String(); strings.Contains(out, "could not connect") || strings.Contains(out, "context canceled") {
+			t.Errorf("gandalf logged:\n%s", out)
+		}
+		waitNames(t, "127.0.0.1:"+port, 2)
 	}
 }
