@@ -43,6 +43,10 @@ type Env struct {
 	// Lookup finds a function defined in the interpreter: module "main" for
 	// the prompt and scripts, or a loaded package's name.
 	Lookup func(module, function string) (reflect.Value, bool)
+	// Type finds a struct type declared in the interpreter by name: "Point"
+	// at the prompt, "geo.Point" in a loaded package. A struct from another
+	// node whose type has that name is received as a value of it.
+	Type func(name string) (reflect.Type, bool)
 	// Logf prints a line above the prompt.
 	Logf func(format string, args ...any)
 	// Format prints a value the way the prompt does (flush()).
@@ -58,6 +62,7 @@ type Env struct {
 	History func() (old, session []string)
 
 	shell   shellProc
+	timers  timers
 	asyncMu sync.Mutex
 	asyncs  map[int]chan asyncResult
 	asyncN  int
@@ -98,6 +103,10 @@ func New(node *cluster.Node) *Env {
 			"length":     reflect.ValueOf(func(l []any) int { return len(l) }),
 			"whereis":    reflect.ValueOf(e.whereis),
 			"registered": reflect.ValueOf(node.Registered),
+			"processes":  reflect.ValueOf(e.pidList),
+
+			"is_process_alive": reflect.ValueOf(e.processAlive),
+			"process_info":     reflect.ValueOf(e.localProcessInfo),
 		},
 		"net_adm": {"ping": reflect.ValueOf(e.ping)},
 		"init":    {"stop": reflect.ValueOf(e.stop)},
@@ -201,7 +210,8 @@ func (e *Env) Call(node any, module, function string, args ...any) (any, error) 
 	}
 	ctx, cancel := context.WithTimeout(e.ctx(), e.Timeout())
 	defer cancel()
-	return e.Node.Call(ctx, n, module, function, args...)
+	v, err := e.Node.Call(ctx, n, module, function, args...)
+	return e.retype(v), err
 }
 
 // Timeout is the rpc timeout in force.
@@ -237,9 +247,13 @@ func (e *Env) ping(node any) cluster.Atom {
 	return "pong"
 }
 
-func (e *Env) stop() bool {
+// stop is init.stop: the node stops once the caller has its answer.
+func (e *Env) stop(ctx context.Context) bool {
 	if e.Halt != nil {
-		go e.Halt(0)
+		halt := func() { go e.Halt(0) }
+		if !cluster.AfterReply(ctx, halt) {
+			halt()
+		}
 	}
 	return true
 }
@@ -439,37 +453,44 @@ func (e *Env) Symbols() interp.Exports {
 			"NodeUp":     v((*cluster.NodeUp)(nil)),
 			"NodeDown":   v((*cluster.NodeDown)(nil)),
 			"Named":      v((*Named)(nil)),
+			"Struct":     v((*cluster.Struct)(nil)),
+			"Field":      v((*cluster.Field)(nil)),
 			"undefined":  v(cluster.Undefined),
 			"timeout":    v(Timeout),
 
 			"disconnect_node": v(e.disconnectNode),
 
-			"spawn":        v(e.spawn),
-			"spawn_link":   v(e.spawnLink),
-			"self":         v(func() cluster.Pid { return e.self().Pid() }),
-			"send":         v(e.send),
-			"receive":      v(e.receive),
-			"flush":        v(e.flush),
-			"register":     v(e.register),
-			"unregister":   v(e.unregister),
-			"whereis":      v(e.whereis),
-			"registered":   v(e.Node.Registered),
-			"monitor":      v(e.monitor),
-			"demonitor":    v(e.demonitor),
-			"link":         v(e.link),
-			"unlink":       v(e.unlink),
-			"exit":         v(e.exit),
-			"process_flag": v(e.processFlag),
-			"monitor_node": v(e.monitorNode),
-			"i":            v(e.processes),
-			"regs":         v(e.regs),
-			"at":           v(at),
-			"apply":        v(e.apply),
-			"c":            v(e.compile),
-			"nl":           v(e.netLoad),
-			"args":         v(e.args),
-			"history":      v(e.history),
-			"memory":       v(e.memory),
+			"spawn":            v(e.spawn),
+			"spawn_link":       v(e.spawnLink),
+			"spawn_monitor":    v(e.spawnMonitor),
+			"is_process_alive": v(e.isProcessAlive),
+			"process_info":     v(e.processInfo),
+			"TimerRef":         v((*TimerRef)(nil)),
+			"ProcessInfo":      v((*cluster.ProcessInfo)(nil)),
+			"self":             v(func() cluster.Pid { return e.self().Pid() }),
+			"send":             v(e.send),
+			"receive":          v(e.receive),
+			"flush":            v(e.flush),
+			"register":         v(e.register),
+			"unregister":       v(e.unregister),
+			"whereis":          v(e.whereis),
+			"registered":       v(e.Node.Registered),
+			"monitor":          v(e.monitor),
+			"demonitor":        v(e.demonitor),
+			"link":             v(e.link),
+			"unlink":           v(e.unlink),
+			"exit":             v(e.exit),
+			"process_flag":     v(e.processFlag),
+			"monitor_node":     v(e.monitorNode),
+			"i":                v(e.processes),
+			"regs":             v(e.regs),
+			"at":               v(at),
+			"apply":            v(e.apply),
+			"c":                v(e.compile),
+			"nl":               v(e.netLoad),
+			"args":             v(e.args),
+			"memory":           v(e.memory),
+			"history":          v(e.history),
 		},
 		PathPrefix + "/rpc/rpc": {
 			"call":        v(e.Call),
@@ -502,8 +523,11 @@ func (e *Env) Symbols() interp.Exports {
 		},
 		PathPrefix + "/lib_chan/lib_chan": e.libChanSymbols(),
 		PathPrefix + "/erlang/erlang": {
-			"node":  v(e.node),
-			"nodes": v(e.nodes),
+			"node":         v(e.node),
+			"nodes":        v(e.nodes),
+			"processes":    v(e.pidList),
+			"send_after":   v(e.sendAfter),
+			"cancel_timer": v(e.cancelTimer),
 		},
 	}
 }

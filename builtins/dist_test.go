@@ -98,6 +98,7 @@ func (c *testCluster) startWith(name string, change func(*cluster.Config)) *gshN
 	if err != nil {
 		t.Fatal(err)
 	}
+	g.in.OnStructType(cluster.RegisterStruct)
 	ready.Done()
 	t.Cleanup(func() { n.Close() })
 	return g

@@ -62,8 +62,37 @@ Example:
     pid := spawn(func() { for { m := receive(); fmt.Println("got", m) } })
     send(pid, "hello")`},
 	{"spawn_link", "func spawn_link(f any, args ...any) Pid", "spawn, linked to the calling process", ""},
+	{"spawn_monitor", "func spawn_monitor(f any, args ...any) (Pid, Ref)", "spawn, monitored by the calling process from before it runs: its Down message has its own reason",
+		`Takes what spawn takes, here or on another node. The monitor is in place
+before the new process runs, so a process that ends at once still gives its
+own exit reason (not noproc).
+Example:
+    pid, ref := spawn_monitor(func() { panic("boom") })
+    receive()    // Down{Ref: ref, Pid: pid, Reason: "boom"}`},
+	{"is_process_alive", "func is_process_alive(pid Pid) bool", "whether pid runs (a process of another node: asked there)",
+		`A pid of another node is asked about on that node; when that node cannot be
+reached, is_process_alive fails with its error instead of guessing.
+Example:
+    is_process_alive(self())    // true`},
+	{"process_info", "func process_info(pid Pid) any", "what i() shows of one process (here or on another node), or undefined when it is gone",
+		`A cluster.ProcessInfo: Pid, Name (registered), What (its function),
+Mailbox (messages waiting), Dropped, Links, Monitors, TrapExits.
+Example:
+    process_info(self()).(ProcessInfo).Mailbox`},
+	{"erlang.processes", "func erlang.processes() []Pid", "the pids of this node's processes (i() prints them in full)", ""},
+	{"erlang.send_after", "func erlang.send_after(t any, dest any, msg any) TimerRef", "send msg to dest once t (a time.Duration, or milliseconds) has passed",
+		`dest is a pid (of any node), a registered name or at(name, node). A
+message to a process or name gone by then is dropped, as in Erlang. msg must
+be a wire value: one that is not is refused at once.
+Example:
+    t := erlang.send_after(500*time.Millisecond, self(), "tick")
+    receive()    // tick, half a second later`},
+	{"erlang.cancel_timer", "func erlang.cancel_timer(ref TimerRef) any", "stop a send_after timer: the milliseconds it had left, or false if it fired or was cancelled already", ""},
 	{"self", "func self() Pid", "the calling process's pid (at the prompt: the prompt's own process)", ""},
-	{"send", "func send(dest any, msg any) any", "send msg to a pid, a registered name, or at(name, node)", `Any wire value is a message: numbers, strings, []any, maps, pids.
+	{"send", "func send(dest any, msg any) any", "send msg to a pid, a registered name, or at(name, node)", `Any wire value is a message: numbers, strings, []any, maps, pids, structs.
+A struct arrives as its own type on a node that declared a struct type of
+that name (at its prompt, or in a package loaded with nl()); elsewhere as a
+Struct that prints as Point{X: 5, Y: 6}: m.(Struct).Field("X") reads a field.
 Example:
     send(at("kvs", "gandalf@host"), []any{self(), "hi"})`},
 	{"receive", "func receive(opts ...any) any", "the next message; receive(500*time.Millisecond) gives timeout when none came; receive(match) takes the first message match accepts",

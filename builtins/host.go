@@ -22,6 +22,8 @@ type Interpreter interface {
 	// Context is the context of the evaluation that the calling goroutine
 	// runs, or nil.
 	Context() context.Context
+	// Type finds a struct type declared in the interpreter by name.
+	Type(name string) (reflect.Type, bool)
 }
 
 // Host is what the builtins need of the program that runs them. Any field
@@ -53,6 +55,7 @@ func NewWith(ctx context.Context, node *cluster.Node, in Interpreter, host Host)
 		return in.Func(module + "." + function)
 	}
 	e.LoadSource = func(name, src string) (string, error) { return in.LoadSource(ctx, name, src) }
+	e.Type = in.Type
 	e.Halt, e.Logf, e.Format, e.History = host.Halt, host.Logf, host.Format, host.History
 	e.Args = append([]string{}, host.Args...)
 	return e

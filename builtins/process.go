@@ -126,15 +126,18 @@ func (e *Env) crashReason(p *cluster.Process, r any) any {
 // spawn starts a process: spawn(f, args...) here; spawn(module, function,
 // args...) here; spawn(node, module, function, args...) on node; spawn(node,
 // f) on node, where f is a top-level function that node has too.
-func (e *Env) spawn(args ...any) cluster.Pid { return e.spawnWith(nil, args) }
+func (e *Env) spawn(args ...any) cluster.Pid { return e.spawnWith(nil, args, nil) }
 
 // spawnLink is spawn, linked to the calling process.
 func (e *Env) spawnLink(args ...any) cluster.Pid {
 	me := e.self().Pid()
-	return e.spawnWith(&me, args)
+	return e.spawnWith(&me, args, nil)
 }
 
-func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
+// spawnWith starts a process as spawn does, linked to link when it is not
+// nil, and monitored by the calling process when mon is not nil (which then
+// receives the monitor's reference).
+func (e *Env) spawnWith(link *cluster.Pid, args []any, mon *cluster.Ref) cluster.Pid {
 	if len(args) == 0 {
 		panic(fmt.Errorf("spawn needs a function: %w", cluster.ErrBadArgs))
 	}
@@ -148,7 +151,7 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 		}
 	}
 	if isFunc(args[0]) {
-		return e.spawnLocal(args[0], args[1:], link)
+		return e.spawnLocalMon(args[0], args[1:], link, mon)
 	}
 	first, ok := nameArg(args[0])
 	if !ok {
@@ -159,6 +162,9 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 			panic(fmt.Errorf("spawn(%q): name the function too: %w", first, cluster.ErrBadArgs))
 		}
 		fn, _ := nameArg(args[1])
+		if mon != nil {
+			return e.spawnRemoteMon(e.Node.Name(), first, fn, args[2:], mon)
+		}
 		p, err := e.Node.SpawnCall(e.Node.Name(), first, fn, args[2:], link)
 		if err != nil {
 			panic(err)
@@ -175,10 +181,10 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 	case Named:
 		if !isFunc(f.Fn) { // a variable that holds a module name
 			args[1] = f.Fn
-			return e.spawnWith(link, args)
+			return e.spawnWith(link, args, mon)
 		}
 		if node == e.Node.Name() {
-			return e.spawnLocal(f, args[2:], link)
+			return e.spawnLocalMon(f, args[2:], link, mon)
 		}
 		module, function, rest = "main", f.Name, args[2:]
 		if i := strings.LastIndexByte(f.Name, '.'); i > 0 {
@@ -194,11 +200,14 @@ func (e *Env) spawnWith(link *cluster.Pid, args []any) cluster.Pid {
 	default:
 		if isFunc(f) {
 			if node == e.Node.Name() {
-				return e.spawnLocal(f, args[2:], link)
+				return e.spawnLocalMon(f, args[2:], link, mon)
 			}
 			panic(fmt.Errorf("spawn on %s needs a function declared at the top level (func name(...) {...}) that %s has too, or spawn(node, module, function, args...): %w", node, node, cluster.ErrBadArgs))
 		}
 		panic(fmt.Errorf("spawn(%q, %T): %w", first, f, cluster.ErrBadArgs))
+	}
+	if mon != nil {
+		return e.spawnRemoteMon(node, module, function, rest, mon)
 	}
 	pid, err := e.Node.SpawnRemote(e.ctx(), node, module, function, rest, link)
 	if err != nil {
@@ -262,6 +271,10 @@ func (e *Env) receive(opts ...any) any {
 	if timeout < 0 {
 		timeout = -1
 	}
+	if match != nil {
+		accept := match
+		match = func(m any) bool { return accept(e.retype(m)) }
+	}
 	p := e.self()
 	m, ok, err := p.Receive(currentCtx(), match, timeout)
 	if _, isExit := err.(*cluster.ExitError); isExit {
@@ -281,13 +294,13 @@ func (e *Env) receive(opts ...any) any {
 	if !ok {
 		return Timeout
 	}
-	return m
+	return e.retype(m)
 }
 
 // flush prints and removes every message in the calling process's mailbox.
 func (e *Env) flush() {
 	for _, m := range e.self().Flush() {
-		fmt.Fprintf(e.Out, "Shell got %s\n", e.format(m))
+		fmt.Fprintf(e.Out, "Shell got %s\n", e.format(e.retype(m)))
 	}
 }
 

@@ -48,7 +48,11 @@ func (e *Env) multicall(args ...any) ([]any, []cluster.Atom) {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx(), e.Timeout())
 	defer cancel()
-	return e.Node.MultiCall(ctx, ns, module, function, args[2:]...)
+	res, bad := e.Node.MultiCall(ctx, ns, module, function, args[2:]...)
+	for i, v := range res {
+		res[i] = e.retype(v)
+	}
+	return res, bad
 }
 
 type asyncResult struct {
@@ -72,7 +76,7 @@ func (e *Env) asyncCall(node any, module, function string, args ...any) int {
 		ctx, cancel := context.WithTimeout(context.Background(), e.Timeout())
 		defer cancel()
 		v, err := e.Node.Call(ctx, n, module, function, args...)
-		ch <- asyncResult{v, err}
+		ch <- asyncResult{e.retype(v), err}
 	}()
 	return key
 }

@@ -18,7 +18,13 @@ package cluster
 //	maps                      map with keys in bytewise order of their
 //	                          encoding (RFC 8949 core deterministic encoding);
 //	                          decodes as map[any]any
-//	structs                   map of exported field name to value
+//	structs, Struct           tag 27004 around [name, field1, value1,
+//	                          field2, value2, …]: the type's name (see
+//	                          StructName; may be empty) and its exported
+//	                          fields in declaration order, names non-empty
+//	                          and distinct; decodes as Struct. At most
+//	                          MaxElements fields; counts as a level of
+//	                          nesting.
 //	Atom                      tag 27001 around a text string
 //	Pid                       tag 27002 around [node, id, creation]
 //	error                     tag 27003 around [node, kind, msg]; decodes as
@@ -28,7 +34,7 @@ package cluster
 //	pointers, interfaces      what they point to or hold; nil is null
 //
 // Nothing else is accepted on input: indefinite lengths, undefined, simple
-// values, and tags other than the four above are protocol errors.
+// values, and tags other than the five above are protocol errors.
 
 import (
 	"bytes"
@@ -48,10 +54,11 @@ import (
 // Tag numbers of gsh's own types. They lie in a range of CBOR tags that IANA
 // leaves unassigned.
 const (
-	wireTagTime  = 0     // RFC 8949 standard date/time string
-	wireTagAtom  = 27001 // Atom: a text string
-	wireTagPid   = 27002 // Pid: [node text, id uint, creation uint]
-	wireTagError = 27003 // error: [node text, kind text, msg text]
+	wireTagTime   = 0     // RFC 8949 standard date/time string
+	wireTagAtom   = 27001 // Atom: a text string
+	wireTagPid    = 27002 // Pid: [node text, id uint, creation uint]
+	wireTagError  = 27003 // error: [node text, kind text, msg text]
+	wireTagStruct = 27004 // struct: [name text, (field text, value)...]
 )
 
 // CBOR major types, shifted to the top three bits of the initial byte.
@@ -476,6 +483,8 @@ func (e *wireEncoder) value(v any, depth, ind int) error {
 		return e.error(x)
 	case time.Time:
 		return e.time(x)
+	case Struct:
+		return e.genericStruct(x, depth)
 	case error:
 		if wireNilPointer(x) {
 			e.buf = append(e.buf, wireNull)
@@ -664,7 +673,7 @@ func (e *wireEncoder) reflect(rv reflect.Value, depth, ind int) error {
 	t := rv.Type()
 	k := rv.Kind()
 	switch t {
-	case wireTimeType, wirePidType, wireAtomType:
+	case wireTimeType, wirePidType, wireAtomType, structType:
 		return e.value(rv.Interface(), depth, ind)
 	}
 	if k != reflect.Interface && t.Implements(wireErrorType) {
@@ -804,8 +813,8 @@ type wireStructField struct {
 	key   []byte
 }
 
-// wireStructFields caches, per struct type, its exported fields in the order
-// their keys go on the wire.
+// wireStructFields caches, per struct type, its exported fields in
+// declaration order.
 var wireStructFields sync.Map // reflect.Type -> []wireStructField
 
 func wireFieldsOf(t reflect.Type) []wireStructField {
@@ -820,17 +829,30 @@ func wireFieldsOf(t reflect.Type) []wireStructField {
 		}
 		fs = append(fs, wireStructField{i, append(wireAppendHead(nil, wireMajText, uint64(len(f.Name))), f.Name...)})
 	}
-	slices.SortFunc(fs, func(a, b wireStructField) int { return bytes.Compare(a.key, b.key) })
 	wireStructFields.Store(t, fs)
 	return fs
 }
 
-func (e *wireEncoder) structValue(rv reflect.Value, depth int) error {
+// structHead appends the tag and array head of a struct of n fields, and
+// its name.
+func (e *wireEncoder) structHead(name string, n int, depth int) error {
 	if depth >= e.lim.MaxDepth {
 		return e.tooDeep()
 	}
-	fs := wireFieldsOf(rv.Type())
-	e.buf = wireAppendHead(e.buf, wireMajMap, uint64(len(fs)))
+	if n > e.lim.MaxElements {
+		return e.tooMany(n)
+	}
+	e.buf = append(e.buf, wireMajTag|25, wireTagStruct>>8, wireTagStruct&0xff)
+	e.buf = wireAppendHead(e.buf, wireMajArray, uint64(1+2*n))
+	return e.text(name)
+}
+
+func (e *wireEncoder) structValue(rv reflect.Value, depth int) error {
+	t := rv.Type()
+	fs := wireFieldsOf(t)
+	if err := e.structHead(StructName(t), len(fs), depth); err != nil {
+		return err
+	}
 	for _, f := range fs {
 		e.buf = append(e.buf, f.key...)
 		if err := e.reflect(rv.Field(f.index), depth+1, 0); err != nil {
@@ -838,6 +860,54 @@ func (e *wireEncoder) structValue(rv reflect.Value, depth int) error {
 		}
 	}
 	return nil
+}
+
+// genericStruct appends a Struct, which must have distinct, non-empty
+// field names.
+func (e *wireEncoder) genericStruct(s Struct, depth int) error {
+	if err := e.structHead(s.Name, len(s.Fields), depth); err != nil {
+		return err
+	}
+	if err := wireCheckFieldNames(len(s.Fields), func(i int) string { return s.Fields[i].Name }); err != "" {
+		return fmt.Errorf("cannot send %s to another node: %s: %w", s.describe(), err, ErrBadArgs)
+	}
+	for _, f := range s.Fields {
+		if err := e.text(f.Name); err != nil {
+			return err
+		}
+		if err := e.value(f.Value, depth+1, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// wireCheckFieldNames says what is wrong with a struct's field names: an
+// empty one or two alike ("" when nothing is).
+func wireCheckFieldNames(n int, name func(int) string) string {
+	var seen map[string]bool
+	if n > 8 {
+		seen = make(map[string]bool, n)
+	}
+	for i := range n {
+		f := name(i)
+		if f == "" {
+			return "a field has no name"
+		}
+		if seen != nil {
+			if seen[f] {
+				return fmt.Sprintf("field %s appears twice", f)
+			}
+			seen[f] = true
+			continue
+		}
+		for j := range i {
+			if name(j) == f {
+				return fmt.Sprintf("field %s appears twice", f)
+			}
+		}
+	}
+	return ""
 }
 
 // ---------------------------------------------------------------------------
@@ -1164,6 +1234,9 @@ func (d *wireDecoder) value(depth int) (any, error) {
 	case wireMajMap:
 		return d.mapValue(arg, depth)
 	default: // wireMajTag
+		if arg == wireTagStruct {
+			return d.structValue(depth)
+		}
 		return d.tagged(arg)
 	}
 }
@@ -1275,6 +1348,43 @@ func (d *wireDecoder) mapValue(arg uint64, depth int) (any, error) {
 		}
 	}
 	return m, nil
+}
+
+// structValue reads the content of a struct tag whose head was read
+// already.
+func (d *wireDecoder) structValue(depth int) (any, error) {
+	at := d.pos
+	ib, arg, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if ib&0xe0 != wireMajArray || arg%2 != 1 {
+		d.pos = at
+		return nil, d.malformed("struct is not an array of a name and field-value pairs")
+	}
+	n, err := d.count(arg/2, 2, depth)
+	if err != nil {
+		return nil, err
+	}
+	name, err := d.nextText("struct name")
+	if err != nil {
+		return nil, err
+	}
+	s := Struct{Name: name, Fields: make([]Field, n)}
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		if f.Name, err = d.nextText("struct field name"); err != nil {
+			return nil, err
+		}
+		if f.Value, err = d.value(depth + 1); err != nil {
+			return nil, err
+		}
+	}
+	if msg := wireCheckFieldNames(n, func(i int) string { return s.Fields[i].Name }); msg != "" {
+		d.pos = at
+		return nil, d.malformed("struct %s: %s", name, msg)
+	}
+	return s, nil
 }
 
 // tagged reads the content of a tag whose head was read already.

@@ -48,6 +48,17 @@ func codecEqual(a, b any) bool {
 			}
 		}
 		return true
+	case Struct:
+		y, ok := b.(Struct)
+		if !ok || x.Name != y.Name || len(x.Fields) != len(y.Fields) {
+			return false
+		}
+		for i := range x.Fields {
+			if x.Fields[i].Name != y.Fields[i].Name || !codecEqual(x.Fields[i].Value, y.Fields[i].Value) {
+				return false
+			}
+		}
+		return true
 	case map[any]any:
 		y, ok := b.(map[any]any)
 		if !ok || len(x) != len(y) {
@@ -96,6 +107,12 @@ type codecEmbed struct {
 }
 
 type codecStruct2 struct{ V float64 }
+
+// codecRegistered is a struct type with no name, as an interpreter makes
+// them, registered as geo.Point.
+type codecRegistered = struct{ X int }
+
+func init() { RegisterStruct("geo.Point", reflect.TypeFor[codecRegistered]()) }
 
 func TestCodecRoundTrip(t *testing.T) {
 	seven := 7
@@ -160,7 +177,7 @@ func TestCodecRoundTrip(t *testing.T) {
 		{"bytes named", codecBytes("ab"), []byte("ab")},
 		{"bytes array", [4]byte{1, 2, 3, 4}, []byte{1, 2, 3, 4}},
 		{"bytes named elements", []codecByte{1, 2}, []byte{1, 2}},
-		{"bytes array in struct", struct{ H [2]byte }{[2]byte{7, 8}}, map[any]any{"H": []byte{7, 8}}},
+		{"bytes array in struct", struct{ H [2]byte }{[2]byte{7, 8}}, Struct{Fields: []Field{{"H", []byte{7, 8}}}}},
 		{"bytes array ptr", &[2]byte{5, 6}, []byte{5, 6}},
 		{"atom", Atom("pong"), nil},
 		{"atom empty", Atom(""), nil},
@@ -205,16 +222,19 @@ func TestCodecRoundTrip(t *testing.T) {
 			A: 1, B: "b", hidden: 5, Inner: codecInner{X: []int{1}}, Any: []any{Atom("z")},
 			Err: ErrTimeout, Bytes: []byte{9}, Atom: "at", Pid: pid,
 			Nested: []codecInner{{}},
-		}, map[any]any{
-			"A": 1, "B": "b", "Inner": map[any]any{"X": []any{1}}, "Ptr": nil,
-			"Any": []any{Atom("z")}, "Err": &RemoteError{Kind: "timeout", Msg: "timeout"},
-			"Bytes": []byte{9}, "Atom": Atom("at"), "Pid": pid,
-			"Nested": []any{map[any]any{"X": []any{}}},
-		}},
-		{"struct pointer", &codecInner{X: []int{2}}, map[any]any{"X": []any{2}}},
-		{"struct embedded", codecEmbed{codecInner{[]int{1}}, codecStruct2{1}}, map[any]any{"Exported": map[any]any{"V": 1.0}}},
-		{"struct empty", struct{}{}, map[any]any{}},
-		{"struct in any list", []any{codecStruct2{2}}, []any{map[any]any{"V": 2.0}}},
+		}, Struct{Name: "cluster.codecStruct", Fields: []Field{
+			{"A", 1}, {"B", "b"}, {"Inner", Struct{"cluster.codecInner", []Field{{"X", []any{1}}}}}, {"Ptr", nil},
+			{"Any", []any{Atom("z")}}, {"Err", &RemoteError{Kind: "timeout", Msg: "timeout"}},
+			{"Bytes", []byte{9}}, {"Atom", Atom("at")}, {"Pid", pid},
+			{"Nested", []any{Struct{"cluster.codecInner", []Field{{"X", []any{}}}}}},
+		}}},
+		{"struct pointer", &codecInner{X: []int{2}}, Struct{"cluster.codecInner", []Field{{"X", []any{2}}}}},
+		{"struct embedded", codecEmbed{codecInner{[]int{1}}, codecStruct2{1}}, Struct{"cluster.codecEmbed", []Field{{"Exported", Struct{"cluster.codecStruct2", []Field{{"V", 1.0}}}}}}},
+		{"struct empty", struct{}{}, Struct{}},
+		{"struct in any list", []any{codecStruct2{2}}, []any{Struct{"cluster.codecStruct2", []Field{{"V", 2.0}}}}},
+		{"generic struct", Struct{"Point", []Field{{"X", 5}, {"Y", []any{Struct{"", nil}}}}}, nil},
+		{"generic struct pointer", &Struct{"Point", []Field{{"X", 5}}}, Struct{"Point", []Field{{"X", 5}}}},
+		{"registered struct", []codecRegistered{{X: 1}}, []any{Struct{"geo.Point", []Field{{"X", 1}}}}},
 		{"remote error", &RemoteError{Node: "b@h", Kind: "panic", Msg: "boom"}, nil},
 		{"remote error unknown kind", &RemoteError{Node: "b@h", Kind: "newkind", Msg: "m"}, nil},
 	} {
@@ -380,7 +400,7 @@ func TestCodecErrorNode(t *testing.T) {
 	if e := l[2].(map[any]any)["e"].(*RemoteError); e.Node != "me@h" || !errors.Is(e, ErrPanic) {
 		t.Errorf("error in map: %#v", e)
 	}
-	if e := l[3].(map[any]any)["Err"].(*RemoteError); e.Node != "me@h" {
+	if e := l[3].(Struct).Field("Err").(*RemoteError); e.Node != "me@h" {
 		t.Errorf("error in struct: %#v", e)
 	}
 }
@@ -476,17 +496,9 @@ func TestEncodeDeterministic(t *testing.T) {
 		}
 	}
 
-	// The same map as map[string]any, map[any]any, a struct and through
-	// reflection gives the same bytes, which are those of cbor's core
-	// deterministic encoding.
-	type s struct {
-		Alpha  int
-		B      string
-		Gamma  []int
-		Zz     bool
-		Longer int
-	}
-	sv := s{1, "b", []int{1}, true, 5}
+	// The same map as map[string]any, map[any]any and through reflection
+	// gives the same bytes, which are those of cbor's core deterministic
+	// encoding.
 	sm := map[string]any{"Alpha": 1, "B": "b", "Gamma": []any{1}, "Zz": true, "Longer": 5}
 	am := map[any]any{"Alpha": 1, "B": "b", "Gamma": []any{1}, "Zz": true, "Longer": 5}
 	rm := map[codecNamedString]any{"Alpha": 1, "B": "b", "Gamma": []any{1}, "Zz": true, "Longer": 5}
@@ -498,7 +510,7 @@ func TestEncodeDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []any{sv, sm, am, rm} {
+	for _, v := range []any{sm, am, rm} {
 		b, err := Encode(nil, v)
 		if err != nil {
 			t.Fatal(err)
@@ -631,7 +643,18 @@ func TestDecodeHostile(t *testing.T) {
 		{"invalid utf8", codecHex(t, "62fffe"), DecodeLimits{}, ErrProtocol},
 		{"invalid utf8 atom", codecHex(t, "d9697961c0"), DecodeLimits{}, ErrProtocol},
 		{"surrogate", codecHex(t, "63eda080"), DecodeLimits{}, ErrProtocol},
-		{"unknown tag", codecHex(t, "d9697c01"), DecodeLimits{}, ErrProtocol},
+		{"unknown tag", codecHex(t, "d9697d01"), DecodeLimits{}, ErrProtocol},
+		{"struct not a list", codecHex(t, "d9697c6150"), DecodeLimits{}, ErrProtocol},
+		{"struct even list", codecHex(t, "d9697c84615061580561 59"), DecodeLimits{}, ErrProtocol},
+		{"struct empty list", codecHex(t, "d9697c80"), DecodeLimits{}, ErrProtocol},
+		{"struct name not text", codecHex(t, "d9697c8101"), DecodeLimits{}, ErrProtocol},
+		{"struct field not text", codecHex(t, "d9697c8361500105"), DecodeLimits{}, ErrProtocol},
+		{"struct field empty", codecHex(t, "d9697c83615060 05"), DecodeLimits{}, ErrProtocol},
+		{"struct field twice", codecHex(t, "d9697c85615061580561 5806"), DecodeLimits{}, ErrProtocol},
+		{"struct field value missing", codecHex(t, "d9697c8361506158"), DecodeLimits{}, ErrProtocol},
+		{"struct huge", codecHex(t, "d9697c9b7fffffffffffffff6150"), DecodeLimits{MaxElements: math.MaxInt}, ErrProtocol},
+		{"struct too many fields", codecHex(t, "d9697c85615061580561 5906"), DecodeLimits{MaxElements: 1}, ErrTooLarge},
+		{"struct too deep", codecHex(t, "d9697c836150615881 01"), DecodeLimits{MaxDepth: 1}, ErrTooLarge},
 		{"epoch time tag", codecHex(t, "c11a514b67b0"), DecodeLimits{}, ErrProtocol},
 		{"bignum tag", codecHex(t, "c249010000000000000000"), DecodeLimits{}, ErrProtocol},
 		{"self-describe tag", codecHex(t, "d9d9f701"), DecodeLimits{}, ErrProtocol},
@@ -782,6 +805,7 @@ func codecSeeds() [][]byte {
 		[]any{"kvs", "store", []any{"weather", "fine"}},
 		map[any]any{1: "a", "b": []any{}, Atom("c"): map[any]any{}, Pid{"n", 0, 0}: 2.5, nil: false},
 		time.Date(2021, 3, 4, 5, 6, 7, 8, time.FixedZone("", 3600)),
+		Struct{"Point", []Field{{"X", 5}, {"Y", []any{Struct{"", []Field{{"Z", nil}}}}}}},
 	} {
 		b, err := Encode(nil, v)
 		if err != nil {

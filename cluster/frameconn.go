@@ -80,3 +80,13 @@ func (c *frameConn) flush() {
 	c.flushing = false
 	c.cond.Broadcast()
 }
+
+// drain waits until what was written so far has gone to the connection, or
+// the connection failed.
+func (c *frameConn) drain() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.err == nil && (c.flushing || len(c.queue.buf) > 0) {
+		c.cond.Wait()
+	}
+}

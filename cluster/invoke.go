@@ -52,7 +52,9 @@ var (
 // fit Go parameters the way Go's untyped constants do (an int fits any
 // integer or float parameter that holds it, a float with a whole value fits
 // an integer parameter that holds it, []any fits []T, a string fits an Atom
-// or a []byte and a []byte a string). A first context.Context parameter receives ctx. A panic in fn comes
+// or a []byte and a []byte a string, a Struct fits a struct or
+// pointer-to-struct type with fields of its names, or a map keyed by field
+// name). A first context.Context parameter receives ctx. A panic in fn comes
 // back as an error wrapping ErrPanic.
 //
 // The results become one value: a trailing error result, when not nil, is the
@@ -183,6 +185,9 @@ func Convert(a any, t reflect.Type) (reflect.Value, error) {
 			return r, nil
 		}
 		return v, nil
+	}
+	if s, ok := a.(Struct); ok {
+		return convertStruct(s, t)
 	}
 	bad := func() (reflect.Value, error) {
 		return reflect.Value{}, fmt.Errorf("%s does not fit %s: %w", describe(a), t, ErrBadArgs)

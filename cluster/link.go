@@ -32,6 +32,7 @@ type link struct {
 	peer   Atom
 	hidden bool
 	conn   net.Conn
+	fc     *frameConn // under sess
 	sess   *yamux.Session
 
 	mu        sync.Mutex
@@ -80,6 +81,7 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 		client: client, creation: them.creation, accepted: them.accepted, calls: make(chan struct{}, n.cfg.MaxStreams)}
 	var err error
 	fc := newFrameConn(conn)
+	l.fc = fc
 	cfg := n.yamuxConfig()
 	cfg.LogOutput, cfg.Logger = nil, &l.ylog
 	if client {
@@ -376,11 +378,12 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 		req, ok := parseRequest(v)
 		var result any
 		var c *servedCall
+		after := &afterReply{}
 		if !ok {
 			err = fmt.Errorf("malformed request: %w", ErrProtocol)
 		} else {
 			c = n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
-			result, err = l.serveWatched(s, br, req)
+			result, err = l.serveWatched(s, br, req, after)
 		}
 		out, err := encodeReply(buf[:0], n.name, result, err)
 		if err != nil {
@@ -392,6 +395,10 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 		_, err = s.Write(out)
 		if c != nil {
 			n.sv.end(c)
+		}
+		if after.pending() {
+			l.fc.drain() // the reply is on the wire before they run
+			after.run()
 		}
 		if err != nil {
 			if !isClosedErr(err) {
@@ -443,9 +450,10 @@ func parseRequest(v any) (request, bool) {
 // serveWatched serves req while watching its stream: when the caller gives
 // up (it closes the stream) or the link goes, the call's context is
 // cancelled, which interrupts the function.
-func (l *link) serveWatched(s *yamux.Stream, br *bufio.Reader, req request) (any, error) {
+func (l *link) serveWatched(s *yamux.Stream, br *bufio.Reader, req request, after *afterReply) (any, error) {
 	ctx, cancel := context.WithCancel(l.n.ctx)
 	defer cancel()
+	ctx = context.WithValue(ctx, afterReplyKey{}, after)
 	// Most calls return within microseconds: the stream is watched only
 	// once a call has run for watchAfter, so that a short call costs no
 	// goroutine and no hand-off between goroutines before its reply.
@@ -834,7 +842,9 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	cs.s.SetDeadline(deadline)
 	stop := context.AfterFunc(ctx, func() { cs.s.SetDeadline(time.Unix(1, 0)) })
 	err = writeChunks(cs.s, out)
-	if err == nil {
+	// yamux may report its session shut down even though the request went
+	// out (a peer that answered and then closed): its reply may be here.
+	if err == nil || errors.Is(err, yamux.ErrSessionShutdown) {
 		cs.new = false
 		var frame []byte
 		frame, err = readFrame(cs.br, n.cfg.MaxFrameSize, out[:0])

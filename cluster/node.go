@@ -353,14 +353,10 @@ func (n *Node) keepRegistered() {
 		case <-reg.Done():
 		}
 		n.logf("lost the port mapper connection; registering %s again when a port mapper is back", n.name)
-		t := time.NewTicker(time.Second)
+		// At once, then soon: a node that starts a new port mapper looks
+		// its peers up there right away (see mapperGrace).
+		delay := 5 * time.Millisecond
 		for {
-			select {
-			case <-n.ctx.Done():
-				t.Stop()
-				return
-			case <-t.C:
-			}
 			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
 			r, err := RegisterNode(ctx, n.mapperAddr(), n.alive, n.Port(), n.cfg.Hidden)
 			cancel()
@@ -369,8 +365,45 @@ func (n *Node) keepRegistered() {
 				n.logf("registered %s with the port mapper again", n.name)
 				break
 			}
+			t := time.NewTimer(delay)
+			select {
+			case <-n.ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			delay = min(2*delay, reregisterMaxDelay)
 		}
-		t.Stop()
+	}
+}
+
+// reregisterMaxDelay is the longest a node waits between two attempts to
+// register again with a port mapper that went away: a new one has every
+// node's registration this long after it starts, at most (plus the
+// exchange).
+const reregisterMaxDelay = 100 * time.Millisecond
+
+// mapperGrace is how long after this node registered that a lookup of a
+// node of this host that the port mapper does not know is tried again
+// before the node is declared unknown: the mapper may have just started,
+// and its other nodes not have registered again yet.
+const mapperGrace = 3 * reregisterMaxDelay
+
+// lookup asks the port mapper where node alive of host listens.
+func (n *Node) lookup(ctx context.Context, mapper, host, alive string) (MapperEntry, error) {
+	for {
+		e, err := LookupNode(ctx, mapper, alive)
+		r := n.reg.Load()
+		if !errors.Is(err, ErrUnknownNode) || !isLocalHost(host) || r == nil || time.Since(r.at) >= mapperGrace {
+			return e, err
+		}
+		t := time.NewTimer(20 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return e, err
+		case <-t.C:
+		}
 	}
 }
 
@@ -531,7 +564,7 @@ func (n *Node) dial(peer Atom) (*link, error) {
 		}
 	}
 	ip := addr.String()
-	e, err := LookupNode(ctx, n.mapperAt(addr), alive)
+	e, err := n.lookup(ctx, n.mapperAt(addr), host, alive)
 	if err != nil {
 		if errors.Is(err, ErrUnknownNode) {
 			return nil, fmt.Errorf("connecting to %s: %w: no node %s is registered on %s (%w)", peer, ErrNodeDown, alive, host, ErrUnknownNode)
@@ -561,7 +594,13 @@ func (n *Node) dial(peer Atom) (*link, error) {
 		ec = &errConn{Conn: tc}
 		hs = ec
 	}
+	// Closing the node stops a handshake under way at once.
+	stopClose := context.AfterFunc(n.ctx, func() { conn.Close() })
 	them, err := n.clientHandshake(hs, peer)
+	if !stopClose() {
+		conn.Close()
+		return nil, fmt.Errorf("connecting to %s: %w", peer, ErrClosed)
+	}
 	if errors.Is(err, errDuplicate) {
 		conn.Close()
 		return n.awaitLink(ctx, peer)

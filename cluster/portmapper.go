@@ -612,6 +612,7 @@ type Registration struct {
 	conn      net.Conn
 	done      chan struct{}
 	closeOnce sync.Once
+	at        time.Time // when the mapper accepted it
 }
 
 // Close drops the registration: it closes the connection to the mapper,
@@ -770,7 +771,7 @@ func RegisterNode(ctx context.Context, addr, name string, port int, hidden bool)
 	if err != nil {
 		return nil, err
 	}
-	r := &Registration{Creation: creation, conn: c, done: make(chan struct{})}
+	r := &Registration{Creation: creation, conn: c, done: make(chan struct{}), at: time.Now()}
 	go r.watch()
 	return r, nil
 }

@@ -106,9 +106,7 @@ func (n *Node) Shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	n.drain(ctx, links) // the replies and signals of calls that just ended
-	for _, l := range links {
-		l.close(ErrClosed)
-	}
+	shutdownLinks(links)
 	waited := make(chan struct{})
 	go func() {
 		n.wg.Wait()

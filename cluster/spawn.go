@@ -66,9 +66,56 @@ func (n *Node) SpawnRemote(ctx context.Context, peer Atom, module, function stri
 	return pid, nil
 }
 
-// serveSpawn answers a remote spawn request.
+// SpawnMonitor is SpawnRemote for spawn_monitor: watcher monitors the new
+// process from before it runs, so that the Down message it gets carries the
+// process's own exit reason however soon it ends. It returns the pid and
+// the monitor's reference.
+func (n *Node) SpawnMonitor(ctx context.Context, peer Atom, module, function string, args []any, watcher *Process) (Pid, Ref, error) {
+	if args == nil {
+		args = []any{}
+	}
+	if peer == n.name {
+		p, err := n.TryNewProcess()
+		if err != nil {
+			return Pid{}, Ref{}, fmt.Errorf("spawning %s.%s: %w", module, function, err)
+		}
+		p.SetWhat(module + "." + function)
+		ref := watcher.Monitor(p.pid)
+		var leader *Pid
+		if gl, ok := GroupLeader(ctx); ok {
+			leader = &gl
+		}
+		go p.run(n.callBody(n.name, module, function, args, leader))
+		return p.pid, ref, nil
+	}
+	ref := Ref{Node: n.name, ID: n.procs().refs.Add(1)}
+	watcher.mu.Lock()
+	watcher.watching[ref] = Pid{Node: peer} // the pid is known once the peer answers
+	watcher.mu.Unlock()
+	v, err := n.Call(ctx, peer, spawnModule, "spawn", module, function, args, nil, []any{watcher.pid, int(ref.ID)})
+	pid, ok := v.(Pid)
+	if err == nil && !ok {
+		err = fmt.Errorf("spawn on %s answered %T: %w", peer, v, ErrProtocol)
+	}
+	watcher.mu.Lock()
+	if _, still := watcher.watching[ref]; still { // else its Down came already
+		if err != nil {
+			delete(watcher.watching, ref)
+		} else {
+			watcher.watching[ref] = pid
+		}
+	}
+	watcher.mu.Unlock()
+	if err != nil {
+		return Pid{}, Ref{}, err
+	}
+	return pid, ref, nil
+}
+
+// serveSpawn answers a remote spawn request: [module, function, args,
+// link pid or nil] and, for a monitored spawn, [watcher pid, ref id].
 func (n *Node) serveSpawn(from Atom, args []any, leader *Pid) (any, error) {
-	if len(args) != 4 {
+	if len(args) != 4 && len(args) != 5 {
 		return nil, fmt.Errorf("spawn request with %d arguments: %w", len(args), ErrProtocol)
 	}
 	m, ok1 := args[0].(string)
@@ -84,6 +131,24 @@ func (n *Node) serveSpawn(from Atom, args []any, leader *Pid) (any, error) {
 		}
 		link = &l
 	}
+	var watcher Pid
+	var ref Ref
+	if len(args) == 5 {
+		m, ok := args[4].([]any)
+		if ok && len(m) == 2 {
+			var id int
+			var ok2 bool
+			watcher, ok = m[0].(Pid)
+			id, ok2 = m[1].(int)
+			ok = ok && ok2 && id > 0
+			ref = Ref{Node: from, ID: uint64(id)}
+		} else {
+			ok = false
+		}
+		if !ok || watcher.Node != from {
+			return nil, fmt.Errorf("malformed monitored spawn request: %w", ErrProtocol)
+		}
+	}
 	p, err := n.TryNewProcess()
 	if err != nil {
 		return nil, fmt.Errorf("spawning %s.%s for %s: %w", m, f, from, err)
@@ -93,6 +158,9 @@ func (n *Node) serveSpawn(from Atom, args []any, leader *Pid) (any, error) {
 		p.mu.Lock()
 		p.links[*link] = struct{}{}
 		p.mu.Unlock()
+	}
+	if watcher.Node != "" {
+		p.addWatcher(ref, watcher)
 	}
 	go p.run(n.callBody(from, m, f, a, leader))
 	return p.pid, nil

@@ -134,7 +134,7 @@ func (n *Node) dialKnown() {
 func (b *knownBatch) done(n *Node, name Atom, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if err != nil && !errors.Is(err, ErrClosed) {
+	if err != nil && !errors.Is(err, ErrClosed) && n.ctx.Err() == nil { // a closing node's dials fail
 		b.failed++
 		if len(b.first) < 3 {
 			b.first = append(b.first, fmt.Sprintf("%s: %v", name, err))

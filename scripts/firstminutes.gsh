@@ -22,13 +22,13 @@ a[5]
 ch := make(chan int, 1)
 ch <- 5
 func() { v, ok := <-ch; fmt.Println(v, ok) }()
+type point struct{ X, Y int }
+[]*point{{1, 2}}
 // Remaining gaps of the interpreter:
 v, ok := <-ch
 func Map[T, U any](xs []T, f func(T) U) []U { var out []U; for _, x := range xs { out = append(out, f(x)) }; return out }
 Map([]int{1, 2, 3}, func(i int) string { return fmt.Sprint(i) })
 z := min(2.5, 1.0) * 2
-type point struct{ X, Y int }
-point{1, 2}
 
 // Output:
 // 0 1 2 2
@@ -41,7 +41,7 @@ point{1, 2}
 // input:21: ** error: panic: runtime error: index out of range
 // chan int
 // 5 true
-// input:26: ** error: panic: nil type (while compiling: the interpreter does not support this construct)
-// input:28: ** error: cannot use type func(int) string as type func(int) int
-// input:29: ** error: panic: nil reflect type (while compiling: the interpreter does not support this construct)
-// {X: 1, Y: 2}
+// [&point{X: 1, Y: 2}]
+// input:28: ** error: panic: nil type (while compiling: the interpreter does not support this construct)
+// input:30: ** error: cannot use type func(int) string as type func(int) int
+// input:31: ** error: panic: nil reflect type (while compiling: the interpreter does not support this construct)

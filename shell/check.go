@@ -411,9 +411,10 @@ func (i *Interp) checkTypes(p *interrupt.Parsed, file string) error {
 	return nil
 }
 
-// recordTypes notes the types that a successful prompt input declared.
+// recordTypes notes the types that a successful input declared.
 func (i *Interp) recordTypes(p *interrupt.Parsed, file string) {
 	for _, ts := range promptTypes(p, file) {
 		i.types[ts.Name.Name] = true
 	}
+	i.recordStructTypes(p)
 }

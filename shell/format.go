@@ -3,6 +3,8 @@ package shell
 import (
 	"cmp"
 	"fmt"
+	"iter"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -17,6 +19,16 @@ const (
 	maxDepth  = 8
 )
 
+// limits are how much of a value is printed: collection elements, string
+// bytes, and levels of nesting.
+type limits struct{ elems, str, depth int }
+
+var (
+	promptLimits = limits{MaxElems, MaxString, maxDepth}
+	// wholeLimits print everything (a cyclic value is cut after 64 levels).
+	wholeLimits = limits{math.MaxInt, math.MaxInt, 64}
+)
+
 // Format returns how the prompt prints a value:
 //
 //   - nil as nil; a non-nil error as "** error: msg" on one line;
@@ -27,12 +39,21 @@ const (
 //   - slices and arrays as [1, "a", true];
 //   - maps as {"a": 1, "b": 2}, keys sorted (numbers by value, strings and
 //     the rest by their text);
-//   - structs as {Name: "x", Age: 3}, pointers to them as &{…};
+//   - structs as Point{Name: "x", Age: 3}, with their type's name (that of
+//     a type declared at the prompt too), pointers to them as &Point{…};
+//     a value with TypeName and All methods (a struct from another node)
+//     likewise;
 //   - functions and channels as their type.
 //
 // Collections of more than MaxElems elements are cut with "… (N more)",
 // strings of more than MaxString bytes with "… (N more bytes)".
-func Format(v any) string {
+func Format(v any) string { return promptLimits.format(v) }
+
+// FormatWhole is Format without the cuts: collections, strings and nesting
+// print whole, as scripts and -eval print them.
+func FormatWhole(v any) string { return wholeLimits.format(v) }
+
+func (l limits) format(v any) string {
 	if v == nil {
 		return "nil"
 	}
@@ -40,7 +61,7 @@ func Format(v any) string {
 		return "** error: " + oneLine(safeError(err))
 	}
 	var b strings.Builder
-	formatValue(&b, reflect.ValueOf(v), true, 0)
+	l.formatValue(&b, reflect.ValueOf(v), true, 0)
 	return b.String()
 }
 
@@ -52,17 +73,22 @@ func Format(v any) string {
 //   - a trailing nil of several values is dropped (it was a nil error);
 //   - a (v, bool) pair prints v when true and undefined when false;
 //   - otherwise the values are joined by ", ".
-func FormatResult(r Result) string {
+func FormatResult(r Result) string { return promptLimits.formatResult(r) }
+
+// FormatResultWhole is FormatResult without the cuts (see FormatWhole).
+func FormatResultWhole(r Result) string { return wholeLimits.formatResult(r) }
+
+func (l limits) formatResult(r Result) string {
 	vals := r.Values
 	if len(vals) == 0 {
 		return ""
 	}
 	last := vals[len(vals)-1]
-	format := Format
+	format := l.format
 	if r.Assigned {
-		format = formatAssigned
+		format = l.formatAssigned
 	} else if isError(last) {
-		return Format(last)
+		return l.format(last)
 	}
 	if r.Quiet {
 		return ""
@@ -87,12 +113,12 @@ func FormatResult(r Result) string {
 
 // formatAssigned is Format for an assigned value: an error is a value,
 // error("msg"), not a failure.
-func formatAssigned(v any) string {
+func (l limits) formatAssigned(v any) string {
 	if !isError(v) {
-		return Format(v)
+		return l.format(v)
 	}
 	var b strings.Builder
-	formatValue(&b, reflect.ValueOf(v), false, 0)
+	l.formatValue(&b, reflect.ValueOf(v), false, 0)
 	return b.String()
 }
 
@@ -125,18 +151,22 @@ var (
 )
 
 // formatValue writes v; top is true for a value printed on its own.
-func formatValue(b *strings.Builder, v reflect.Value, top bool, depth int) {
+func (l limits) formatValue(b *strings.Builder, v reflect.Value, top bool, depth int) {
 	if !v.IsValid() {
 		b.WriteString("nil")
 		return
 	}
-	if depth > maxDepth {
+	if depth > l.depth {
 		b.WriteString("…")
 		return
 	}
 	t := v.Type()
 	if t.Kind() == reflect.String && t.Name() == "Atom" {
 		b.WriteString(v.String())
+		return
+	}
+	if t.Kind() != reflect.Interface && t.Implements(fieldsType) && v.CanInterface() {
+		l.formatFields(b, v.Interface().(fieldsValue), depth)
 		return
 	}
 	if v.CanInterface() && t.Kind() != reflect.Interface {
@@ -166,7 +196,7 @@ func formatValue(b *strings.Builder, v reflect.Value, top bool, depth int) {
 			b.WriteString("nil")
 			return
 		}
-		formatValue(b, v.Elem(), top, depth)
+		l.formatValue(b, v.Elem(), top, depth)
 	case reflect.Pointer:
 		if v.IsNil() {
 			b.WriteString("nil")
@@ -175,28 +205,28 @@ func formatValue(b *strings.Builder, v reflect.Value, top bool, depth int) {
 		switch v.Elem().Kind() {
 		case reflect.Struct, reflect.Array, reflect.Slice, reflect.Map:
 			b.WriteString("&")
-			formatValue(b, v.Elem(), false, depth+1)
+			l.formatValue(b, v.Elem(), false, depth+1)
 		default:
 			fmt.Fprintf(b, "(%s)(%#x)", t, v.Pointer())
 		}
 	case reflect.String:
-		formatString(b, v.String(), top)
+		l.formatString(b, v.String(), top)
 	case reflect.Slice:
 		if v.IsNil() && !top {
 			b.WriteString("nil")
 			return
 		}
 		if t.Elem().Kind() == reflect.Uint8 {
-			formatBytes(b, v.Bytes())
+			l.formatBytes(b, v.Bytes())
 			return
 		}
-		formatList(b, v, depth)
+		l.formatList(b, v, depth)
 	case reflect.Array:
-		formatList(b, v, depth)
+		l.formatList(b, v, depth)
 	case reflect.Map:
-		formatMap(b, v, depth)
+		l.formatMap(b, v, depth)
 	case reflect.Struct:
-		formatStruct(b, v, depth)
+		l.formatStruct(b, v, depth)
 	case reflect.Func, reflect.Chan, reflect.UnsafePointer:
 		if isNilPtr(v) {
 			b.WriteString("nil")
@@ -232,11 +262,11 @@ func callString(v reflect.Value) (s string, ok bool) {
 	return v.Interface().(fmt.Stringer).String(), true
 }
 
-func formatString(b *strings.Builder, s string, top bool) {
+func (l limits) formatString(b *strings.Builder, s string, top bool) {
 	more := 0
-	if len(s) > MaxString {
-		more = len(s) - MaxString
-		s = s[:MaxString]
+	if len(s) > l.str {
+		more = len(s) - l.str
+		s = s[:l.str]
 		for len(s) > 0 && !utf8ValidEnd(s) {
 			s = s[:len(s)-1]
 			more++
@@ -273,11 +303,11 @@ func utf8ValidEnd(s string) bool {
 	return true
 }
 
-func formatBytes(b *strings.Builder, p []byte) {
+func (l limits) formatBytes(b *strings.Builder, p []byte) {
 	more := 0
-	if len(p) > MaxString {
-		more = len(p) - MaxString
-		p = p[:MaxString]
+	if len(p) > l.str {
+		more = len(p) - l.str
+		p = p[:l.str]
 	}
 	b.WriteString("[]byte(")
 	b.WriteString(strconv.Quote(string(p)))
@@ -287,22 +317,22 @@ func formatBytes(b *strings.Builder, p []byte) {
 	}
 }
 
-func formatList(b *strings.Builder, v reflect.Value, depth int) {
+func (l limits) formatList(b *strings.Builder, v reflect.Value, depth int) {
 	n := v.Len()
 	b.WriteString("[")
-	for k := 0; k < n && k < MaxElems; k++ {
+	for k := 0; k < n && k < l.elems; k++ {
 		if k > 0 {
 			b.WriteString(", ")
 		}
-		formatValue(b, v.Index(k), false, depth+1)
+		l.formatValue(b, v.Index(k), false, depth+1)
 	}
-	if n > MaxElems {
-		fmt.Fprintf(b, ", … (%d more)", n-MaxElems)
+	if n > l.elems {
+		fmt.Fprintf(b, ", … (%d more)", n-l.elems)
 	}
 	b.WriteString("]")
 }
 
-func formatMap(b *strings.Builder, v reflect.Value, depth int) {
+func (l limits) formatMap(b *strings.Builder, v reflect.Value, depth int) {
 	if v.IsNil() {
 		b.WriteString("nil")
 		return
@@ -314,7 +344,7 @@ func formatMap(b *strings.Builder, v reflect.Value, depth int) {
 	keys := make([]entry, 0, v.Len())
 	for _, k := range v.MapKeys() {
 		var kb strings.Builder
-		formatValue(&kb, k, false, depth+1)
+		l.formatValue(&kb, k, false, depth+1)
 		keys = append(keys, entry{k, kb.String()})
 	}
 	slices.SortFunc(keys, func(a, b entry) int {
@@ -325,8 +355,8 @@ func formatMap(b *strings.Builder, v reflect.Value, depth int) {
 	})
 	b.WriteString("{")
 	for k, e := range keys {
-		if k == MaxElems {
-			fmt.Fprintf(b, ", … (%d more)", len(keys)-MaxElems)
+		if k == l.elems {
+			fmt.Fprintf(b, ", … (%d more)", len(keys)-l.elems)
 			break
 		}
 		if k > 0 {
@@ -334,7 +364,7 @@ func formatMap(b *strings.Builder, v reflect.Value, depth int) {
 		}
 		b.WriteString(e.text)
 		b.WriteString(": ")
-		formatValue(b, v.MapIndex(e.key), false, depth+1)
+		l.formatValue(b, v.MapIndex(e.key), false, depth+1)
 	}
 	b.WriteString("}")
 }
@@ -374,9 +404,13 @@ func keyRank(v reflect.Value) int {
 	return 2
 }
 
-func formatStruct(b *strings.Builder, v reflect.Value, depth int) {
+func (l limits) formatStruct(b *strings.Builder, v reflect.Value, depth int) {
 	t := v.Type()
-	b.WriteString(t.Name()) // Down{...}, NodeUp{...}; interpreted types are unnamed
+	name := t.Name() // Down{...}, NodeUp{...}
+	if name == "" {
+		name = structName(t) // an interpreted type, named when declared
+	}
+	b.WriteString(name)
 	b.WriteString("{")
 	for k := 0; k < t.NumField(); k++ {
 		if k > 0 {
@@ -390,7 +424,33 @@ func formatStruct(b *strings.Builder, v reflect.Value, depth int) {
 		}
 		b.WriteString(name)
 		b.WriteString(": ")
-		formatValue(b, v.Field(k), false, depth+1)
+		l.formatValue(b, v.Field(k), false, depth+1)
+	}
+	b.WriteString("}")
+}
+
+// fieldsValue is a struct value that is no Go struct, such as a struct
+// that came from another node (the cluster's Struct): it prints as
+// Name{Field: value, …}, as a struct of its type would.
+type fieldsValue interface {
+	TypeName() string
+	All() iter.Seq2[string, any]
+}
+
+var fieldsType = reflect.TypeFor[fieldsValue]()
+
+func (l limits) formatFields(b *strings.Builder, s fieldsValue, depth int) {
+	b.WriteString(s.TypeName())
+	b.WriteString("{")
+	k := 0
+	for name, v := range s.All() {
+		if k > 0 {
+			b.WriteString(", ")
+		}
+		k++
+		b.WriteString(name)
+		b.WriteString(": ")
+		l.formatValue(b, reflect.ValueOf(v), false, depth+1)
 	}
 	b.WriteString("}")
 }

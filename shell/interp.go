@@ -72,6 +72,8 @@ type Interp struct {
 
 	// types are the types declared at the prompt. Guarded by sem.
 	types map[string]bool
+	// structs are the struct types declared, by name (see Type).
+	structs structTypes
 
 	funcsMu sync.RWMutex
 	funcs   map[string]reflect.Value

@@ -93,7 +93,7 @@ func TestEvalPrints(t *testing.T) {
 		{`fmt.Fprintln(os.Stderr, "to stderr")`, ""},
 		{"[]any{1, \"a\", true, nil}", `[1, "a", true, nil]`},
 		{"type P struct { Name string; age int }", ""},
-		{`P{"bob", 3}`, `{Name: "bob", age: 3}`},
+		{`P{"bob", 3}`, `P{Name: "bob", age: 3}`},
 		{"func() int { return 7 }()", "7"},
 		{"func noRes() {}", ""},
 		{"noRes()", ""},

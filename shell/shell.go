@@ -316,7 +316,7 @@ func (s *Shell) runBatch(ctx context.Context) error {
 			}
 			return ie
 		}
-		if out := FormatResult(res); out != "" && !s.cfg.Quiet {
+		if out := FormatResultWhole(res); out != "" && !s.cfg.Quiet { // a script's values print whole
 			fmt.Fprintln(s.cfg.Out, out)
 		}
 		return nil

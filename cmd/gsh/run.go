@@ -267,6 +267,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		defer env.KVS.Close()
 	}
+	in.OnStructType(cluster.RegisterStruct)
 	// Runs before the kvs closes: calls being served may still use it.
 	defer shutdown(node, stderr)
 	complete := completer{env: env, interp: in}
