@@ -256,8 +256,10 @@ func heldBy(t *testing.T, routines, k int) uint64 {
 // serves calls and new links meanwhile; and 200 of them cost little memory.
 func TestSlowlorisNode(t *testing.T) {
 	const (
-		k       = 200
-		timeout = time.Second
+		k = 200
+		// Long enough that all k clients are open at once on a loaded
+		// machine before the first is dropped (see heldBy).
+		timeout = 3 * time.Second
 	)
 	c := newTestCluster(t)
 	cfg := c.config("b", "abc")
@@ -305,8 +307,10 @@ func TestSlowlorisNode(t *testing.T) {
 // dropped by its timeout, and registrations and lookups go on meanwhile.
 func TestSlowlorisPortMapper(t *testing.T) {
 	const (
-		k       = 200
-		timeout = time.Second
+		k = 200
+		// Long enough that all k clients are open at once on a loaded
+		// machine before the first is dropped (see heldBy).
+		timeout = 3 * time.Second
 	)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
