@@ -454,7 +454,7 @@ func (i *Interp) Func(name string) (reflect.Value, bool) {
 // spawned process or a remote call that recovered a panic of an interpreted
 // function.
 func (i *Interp) TakeFrames() []string {
-	return i.frames.take(interrupt.GoroutineID())
+	return i.frames.take(interrupt.GoroutineKey())
 }
 
 func (i *Interp) eval(ctx context.Context, src, file string) (Result, error) {
@@ -571,15 +571,15 @@ func (i *Interp) runJob(ctx context.Context, j *job, pl *plan, file string) {
 	}()
 	stop := interrupt.Watch(ctx)
 	defer stop()
-	gid := interrupt.GoroutineID()
-	i.frames.start(gid)
+	i.frames.start(g)
 	compiling := true
 	defer func() {
-		frames := i.frames.take(gid)
+		frames := i.frames.take(g)
 		if r := recover(); r != nil {
 			j.res, j.err = Result{}, panicError(r, frames, compiling)
 		}
 	}()
+	defer interrupt.Own()()
 	j.res, j.err = i.run(j, pl, file, &compiling)
 }
 
@@ -800,7 +800,7 @@ func (i *Interp) run(j *job, pl *plan, file string, compiling *bool) (Result, er
 	if err != nil {
 		var pe interp.Panic
 		if errors.As(err, &pe) {
-			return Result{}, panicError(pe.Value, i.frames.take(interrupt.GoroutineID()), false)
+			return Result{}, panicError(pe.Value, i.frames.take(interrupt.GoroutineKey()), false)
 		}
 		return Result{}, inGoWords(mapCompileError(err, rw, file), pl.p)
 	}
@@ -1072,8 +1072,8 @@ type frameCatcher struct {
 	out io.Writer
 
 	mu    sync.Mutex
-	byG   map[int64][]string
-	order []int64 // goroutines with frames, oldest first, to bound byG
+	byG   map[uintptr][]string // by interrupt.GoroutineKey
+	order []uintptr            // goroutines with frames, oldest first, to bound byG
 }
 
 var frameRE = regexp.MustCompile(`^(?:(.*):)?(\d+):(\d+): panic: (.*)\(\.\.\.\)\r?\n?$`)
@@ -1093,11 +1093,11 @@ func (c *frameCatcher) Write(b []byte) (int, error) {
 	} else if fn == "main" || fn == "main.func" {
 		return len(b), nil // the prompt's own statements
 	}
-	gid := interrupt.GoroutineID()
+	gid := interrupt.GoroutineKey()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byG == nil {
-		c.byG = map[int64][]string{}
+		c.byG = map[uintptr][]string{}
 	}
 	if _, ok := c.byG[gid]; !ok {
 		c.order = append(c.order, gid)
@@ -1113,9 +1113,9 @@ func (c *frameCatcher) Write(b []byte) (int, error) {
 }
 
 // start forgets stale frames of goroutine gid.
-func (c *frameCatcher) start(gid int64) { c.take(gid) }
+func (c *frameCatcher) start(gid uintptr) { c.take(gid) }
 
-func (c *frameCatcher) take(gid int64) []string {
+func (c *frameCatcher) take(gid uintptr) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f, ok := c.byG[gid]

@@ -256,7 +256,7 @@ func (StackOverflow) Is(target error) bool {
 // other than amd64 and arm64 it does not bound recursion.
 func Enter() {
 	if stackUsed() > StackLimit {
-		panic(StackOverflow{Calls: nestedCalls()})
+		overflow()
 	}
 	if pending.Load() != 0 && Doomed() {
 		panic(ErrInterrupted)
@@ -389,6 +389,7 @@ func Go(f any, args ...any) {
 				}
 			}
 		}()
+		defer Own()()
 		fv.Call(in)
 	}()
 }
