@@ -61,23 +61,25 @@ func Own() (end func()) {
 // an owned goroutine is ended with runtime.Goexit after its overflow is
 // recorded, any other panics with a StackOverflow. While an owned goroutine
 // unwinds, its deferred calls run on top of its deep stack: they may use
-// unwindSlack more (overflow then returns), and one that passes that is
-// ended too. Ending a deferred call costs time in proportion to the depth,
-// as a panic does.
+// unwindSlack more (overflow then returns). One that passes that is ended
+// with runtime.Goexit too, and the unwinding goes on; but the stack stays
+// that deep, so every later deferred call of an interpreted function is
+// ended at once, each in time proportional to the depth, as with a panic.
 func overflow() {
 	g := gkey()
 	ownedMu.Lock()
-	so, own := owned[g]
-	if !own {
-		ownedMu.Unlock()
+	so, own := owned[g] // only g itself changes its entry
+	ownedMu.Unlock()
+	switch {
+	case !own:
 		panic(StackOverflow{Calls: nestedCalls()})
-	}
-	if so == nil {
-		owned[g] = &StackOverflow{Calls: nestedCalls()}
-	} else if stackUsed() <= StackLimit+unwindSlack {
+	case so == nil:
+		so = &StackOverflow{Calls: nestedCalls()}
+		ownedMu.Lock()
+		owned[g] = so
 		ownedMu.Unlock()
+	case stackUsed() <= StackLimit+unwindSlack:
 		return
 	}
-	ownedMu.Unlock()
 	runtime.Goexit()
 }

@@ -33,6 +33,7 @@ func TestOwnedOverflowEndsGoroutine(t *testing.T) {
 		"func r(n int) int { return r(n+1) + 1 }",
 		"func cleanup() { cleaned++ }",
 		"func withDefer(n int) int { defer cleanup(); return withDefer(n+1) + 1 }",
+		"func twice() { defer func() { cleanup(); r(0) }(); r(0) }",
 	} {
 		src, err := Instrument(src)
 		if err != nil {
@@ -57,6 +58,13 @@ func TestOwnedOverflowEndsGoroutine(t *testing.T) {
 	so := check("deferred calls", runOwned(privateFunc(t, i, "withDefer"), 0))
 	if v := mustEval(t, i, "cleaned").Int(); v < int64(so.Calls) {
 		t.Errorf("%d deferred calls ran, want one per level (%d)", v, so.Calls)
+	}
+	// A deferred call that recurses without end is ended too, and the
+	// unwinding goes on.
+	mustEval(t, i, "cleaned = 0")
+	check("runaway deferred call", runOwned(privateFunc(t, i, "twice")))
+	if v := mustEval(t, i, "cleaned").Int(); v != 1 {
+		t.Errorf("the deferred call ran %d times, want once", v)
 	}
 	// The unwinding went through no frame's recover and panic (the
 	// interpreter logs each one it does).
