@@ -382,7 +382,8 @@ func (e *Env) lookup(module, function string) (reflect.Value, bool) {
 // of another node: inside the process that serves a remote spawn, or else in
 // a process of its own for the call, so that self() and receive() work. The
 // call stops at its deadline or when its process is killed, even in an
-// endless loop.
+// endless loop. It runs on a goroutine of its own, which an overflow of its
+// stack may end (see interrupt.Own): the caller's goroutine may be a link's.
 func (e *Env) invokeInterpreted(ctx context.Context, fn reflect.Value, args []any) (any, error) {
 	p, ok := cluster.ProcessOf(ctx)
 	if !ok {
@@ -394,10 +395,29 @@ func (e *Env) invokeInterpreted(ctx context.Context, fn reflect.Value, args []an
 	if cur := interrupt.CurrentOwner(); cur != nil && owner.Out == nil { // a call to this node from its own code
 		owner.Ctx, owner.Out = cur.Ctx, cur.Out
 	}
-	defer interrupt.Own(owner)()
-	stop := interrupt.Watch(ctx)
-	defer stop()
-	return cluster.Invoke(ctx, fn, args)
+	// The function runs on a goroutine of its own, which a stack overflow
+	// can end at once (see interrupt.Contain).
+	type result struct {
+		v   any
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var r result
+		defer func() { done <- r }()
+		defer func() {
+			if v := recover(); v != nil {
+				r = result{nil, &cluster.PanicError{Value: v}}
+			}
+		}()
+		defer interrupt.Contain()()
+		defer interrupt.Own(owner)()
+		stop := interrupt.Watch(ctx)
+		defer stop()
+		r.v, r.err = cluster.Invoke(ctx, fn, args)
+	}()
+	r := <-done
+	return r.v, r.err
 }
 
 // stdlibIndex maps a package's import path, and its name when no other

@@ -90,6 +90,7 @@ func (e *Env) spawnLocal(f any, args []any, link *cluster.Pid) cluster.Pid {
 			unbind()
 			p.Exit(reason)
 		}()
+		defer interrupt.Contain()()
 		if err := runFunc(f, args); err != nil {
 			panic(err)
 		}

@@ -134,6 +134,7 @@ func (i *Interp) runJob(ctx context.Context, j *job, pl *plan, file string) {
 			j.res, j.err = Result{}, panicError(r, frames, compiling)
 		}
 	}()
+	defer interrupt.Contain()()
 	j.res, j.err = i.run(j, pl, file, &compiling)
 }
 

@@ -9,9 +9,10 @@ import (
 	"gsh/cluster"
 )
 
-// TestDeepRecursionKeepsNode: endless recursion at the prompt and in a call
-// served for another node ends that evaluation or call with an error; the
-// node keeps serving.
+// TestDeepRecursionKeepsNode: endless recursion at the prompt, in a
+// process, in a go statement and in a call served for another node ends
+// that evaluation, process, goroutine or call with an error; the node keeps
+// serving.
 func TestDeepRecursionKeepsNode(t *testing.T) {
 	_, port := privateMapper(t)
 	host := cluster.ShortHostname()
@@ -22,6 +23,12 @@ func TestDeepRecursionKeepsNode(t *testing.T) {
 	gandalf.expect(" nested calls)\n")
 	gandalf.send("6 * 7")
 	gandalf.expect("42")
+	gandalf.send(`q := spawn(func() { receive(); r(0) }); monitor(q); send(q, 1); receive().(Down).Reason`)
+	gandalf.expect("stack overflow (more than ")
+	gandalf.send("go r(0)")
+	gandalf.expect("gsh: panic in goroutine: stack overflow (more than ")
+	gandalf.send("6 * 9")
+	gandalf.expect("54")
 
 	bilbo := startGsh(t, nil, "-sname", "bilbo", "-setcookie", "abc", "-epmd_port", port, "-addr", "127.0.0.1")
 	g := `"gandalf@` + host + `"`
