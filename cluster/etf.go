@@ -926,4 +926,3 @@ func quoteAtom(a string) string {
 	}
 	return "'" + strings.ReplaceAll(strings.ReplaceAll(a, `\`, `\\`), "'", `\'`) + "'"
 }
-
