@@ -77,6 +77,12 @@ type Config struct {
 	// dialed (127.0.0.1 for a node on this machine). Nil links over plain
 	// TCP. A node with TLS and one without refuse each other.
 	TLS *tls.Config
+	// Erlang lets the node link with Erlang and Elixir nodes, speaking
+	// their distribution protocol (see erllink.go), whose handshake proves
+	// the cookie with MD5 digests, weaker than gsh's HMAC-SHA256. Off, an
+	// Erlang node's connection is refused (not_allowed) and a call to one
+	// fails saying so.
+	Erlang bool
 }
 
 // DefaultConfig returns a Config with every default filled in, for a node
@@ -159,6 +165,7 @@ type Node struct {
 	gOnce     sync.Once
 	g         *globalTable
 	creationV uint32
+	erl       erlTable // links with Erlang nodes
 }
 
 // creation tells this run of the node from an earlier one of the same name.
@@ -333,6 +340,7 @@ func (n *Node) nodes(hidden bool) []Atom {
 			out = append(out, p)
 		}
 	}
+	out = append(out, n.erlNodes(hidden)...)
 	slices.Sort(out)
 	return out
 }
@@ -367,7 +375,11 @@ func (n *Node) notify(peer Atom, up bool, reason error) {
 
 // Connect makes sure there is a link to peer, making one if needed.
 func (n *Node) Connect(ctx context.Context, peer Atom) error {
+	if n.erlConn(peer) != nil {
+		return nil
+	}
 	_, err := n.link(ctx, peer)
+	_, err = n.erlLinked(peer, err)
 	return err
 }
 
@@ -377,8 +389,15 @@ func (n *Node) Ping(ctx context.Context, peer Atom) error {
 	if peer == n.name {
 		return nil
 	}
+	if ec := n.erlConn(peer); ec != nil {
+		return ec.ping(ctx)
+	}
 	l, err := n.link(ctx, peer)
 	if err != nil {
+		ec, err := n.erlLinked(peer, err)
+		if ec != nil {
+			return ec.ping(ctx)
+		}
 		return err
 	}
 	if _, err := l.sess.Ping(); err != nil {
@@ -395,6 +414,9 @@ func (n *Node) Disconnect(peer Atom) {
 	n.mu.Unlock()
 	if l != nil {
 		l.close(errors.New("disconnected"))
+	}
+	if ec := n.erlConn(peer); ec != nil {
+		ec.close(errors.New("disconnected"))
 	}
 }
 
@@ -476,7 +498,7 @@ func (n *Node) dial(peer Atom) (*link, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
 	}
 	if e.Extra != "gsh" {
-		return nil, fmt.Errorf("connecting to %s: it is not a gsh node (an Erlang node?): %w", peer, ErrProtocol)
+		return nil, n.dialErlang(ctx, peer, net.JoinHostPort(ip, strconv.Itoa(e.Port)))
 	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ip, strconv.Itoa(e.Port)))
@@ -588,6 +610,12 @@ func (n *Node) accept(conn net.Conn) {
 		}
 	}
 	secure, them, err := n.serverSide(conn)
+	if errors.Is(err, errErlangLinked) {
+		if n.limit != nil {
+			n.limit.succeed(key)
+		}
+		return
+	}
 	if err != nil {
 		who := "a peer"
 		if them.name != "" {
@@ -657,6 +685,9 @@ func (n *Node) serverSide(conn net.Conn) (net.Conn, hello, error) {
 		}
 		them, err := n.serverHandshake(tc)
 		return tc, them, err
+	}
+	if erlStartsHello(first[:]) {
+		return nil, hello{}, n.acceptErlang(conn, first[:])
 	}
 	if first[0] == 0x16 && first[1] == 0x03 { // a TLS handshake record
 		return nil, hello{}, fmt.Errorf("not a gsh handshake but a TLS one: the peer runs with -tls_cert, -tls_key and -tls_ca, this node without: %w", ErrProtocol)

@@ -168,6 +168,9 @@ func (n *Node) signal(peer Atom, frame []any) error {
 		// end and arrive first).
 		return fmt.Errorf("signal to %s: %w", peer, ErrClosed)
 	}
+	if ok, err := n.erlSignal(peer, frame); ok {
+		return err
+	}
 	switch frame[0] {
 	case opExit, opDown, opDemonitor, opUnlink:
 		n.mu.Lock()
@@ -186,7 +189,11 @@ func (n *Node) signal(peer Atom, frame []any) error {
 		defer cancel()
 		var err error
 		if l, err = n.link(ctx, peer); err != nil {
-			return err
+			if ec, err := n.erlLinked(peer, err); ec != nil {
+				return ec.signal(frame)
+			} else {
+				return err
+			}
 		}
 	}
 	return l.signals().write(frame)
