@@ -724,10 +724,13 @@ func (ec *erlConn) spawnRequest(ctl Tuple, msg any, msgErr error) {
 	m, ok1 := mfa[0].(Atom)
 	f, ok2 := mfa[1].(Atom)
 	args, ok3 := msg.([]any)
-	if msgErr != nil || !ok1 || !ok2 || !ok3 {
-		if msgErr != nil {
-			ec.dropped("a spawn request", msgErr)
-		}
+	if msgErr != nil {
+		// A fun or a port among the arguments: erpc gives the caller
+		// {badrpc, {'EXIT', Reason}} for a spawn that failed with Reason.
+		fail("gsh_takes_no_funs_or_ports")
+		return
+	}
+	if !ok1 || !ok2 || !ok3 {
 		fail("badarg")
 		return
 	}
