@@ -163,3 +163,162 @@ func TestGshCallsErlang(t *testing.T) {
 		t.Fatalf("kvs:lookup in erl = %s", got)
 	}
 }
+
+func TestErlangMessagesLinksMonitors(t *testing.T) {
+	c := newTestCluster(t)
+	g := c.startErlang("gandalf", "abc")
+	e := startErl(t, c.mapper, "e", "abc")
+	G := "'" + string(g.Name()) + "'"
+	inbox := g.NewProcess()
+	defer inbox.Exit(Normal)
+	if err := g.Register("inbox", inbox.Pid()); err != nil {
+		t.Fatal(err)
+	}
+
+	// Erlang to a registered gsh name, gsh to an Erlang pid.
+	e.eval("process_flag(trap_exit, true)")
+	e.eval("{inbox, " + G + "} ! {hello, self()}")
+	m, ok := recv(t, inbox).(Tuple)
+	if !ok || len(m) != 2 || m[0] != Atom("hello") {
+		t.Fatalf("inbox got %#v", m)
+	}
+	erlShell := m[1].(Pid)
+	if erlShell.Node != e.name {
+		t.Fatalf("the Erlang pid %v names node %s", erlShell, erlShell.Node)
+	}
+	if err := g.Send(erlShell, Tuple{Atom("reply"), 42, inbox.Pid()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.eval("receive {reply, N, P} -> put(gshpid, P), N after 5000 -> timeout end"); got != "42" {
+		t.Fatalf("erl got %s", got)
+	}
+	// The gsh pid went to Erlang and comes back as itself.
+	e.eval("P = get(gshpid)")
+	e.eval("P ! {pid_back, P}")
+	if m := recv(t, inbox); !reflect.DeepEqual(m, Tuple{Atom("pid_back"), inbox.Pid()}) {
+		t.Fatalf("inbox got %#v, want its own pid back", m)
+	}
+	// gsh to {Name, Node}.
+	e.eval("register(shell, self())")
+	g.Send(Name{Name: "shell", Node: e.name}, "to a name")
+	if got := e.eval("receive M -> M after 5000 -> timeout end"); got != "<<116,111,32,97,32,110,97,109,101>>" {
+		t.Fatalf("erl got %s", got)
+	}
+
+	// An Erlang monitor and link on gsh processes.
+	w := g.NewProcess()
+	l := g.NewProcess()
+	g.Send(erlShell, Tuple{w.Pid(), l.Pid()})
+	e.eval("{W, L} = receive WL -> WL end")
+	e.eval("R = erlang:monitor(process, W)")
+	e.eval("link(L)")
+	waitFor(t, "the link and monitor", func() bool { i := w.Info(); j := l.Info(); return i.Monitors == 1 && j.Links == 1 })
+	w.Exit(Atom("bye"))
+	if got := e.eval("receive {'DOWN', R, process, W, Why} -> Why after 5000 -> timeout end"); got != "bye" {
+		t.Fatalf("the monitor said %s", got)
+	}
+	l.Exit(Atom("crash"))
+	if got := e.eval("receive {'EXIT', L, Why2} -> Why2 after 5000 -> timeout end"); got != "crash" {
+		t.Fatalf("the link said %s", got)
+	}
+	if got := e.eval("erlang:monitor(process, W), receive {'DOWN', _, process, W, Why3} -> Why3 after 5000 -> timeout end"); got != "noproc" {
+		t.Fatalf("monitoring a gone gsh process said %s", got)
+	}
+
+	// gsh monitors and links Erlang processes.
+	e.eval("Q = spawn(fun() -> receive stop -> exit(done) end end)")
+	e.eval("Q2 = spawn(fun() -> receive stop -> exit(crashed) end end)")
+	e.eval("{inbox, " + G + "} ! {Q, Q2}")
+	qs := recv(t, inbox).(Tuple)
+	q, q2 := qs[0].(Pid), qs[1].(Pid)
+	ref := inbox.Monitor(q)
+	inbox.SetTrapExit(true)
+	inbox.Link(q2)
+	e.eval("true = is_process_alive(Q2), {links, [_]} = process_info(Q2, links)")
+	e.eval("Q ! stop, Q2 ! stop")
+	got := map[string]any{}
+	for range 2 {
+		switch m := recv(t, inbox).(type) {
+		case Down:
+			if m.Ref != ref || m.Pid != q {
+				t.Fatalf("Down %#v, want ref %v pid %v", m, ref, q)
+			}
+			got["down"] = m.Reason
+		case Exit:
+			got["exit"] = m.Reason
+		default:
+			t.Fatalf("inbox got %#v", m)
+		}
+	}
+	if got["down"] != Atom("done") || got["exit"] != Atom("crashed") {
+		t.Fatalf("got %v", got)
+	}
+
+	// Spawn from gsh on the Erlang node, and from Erlang on gsh.
+	pid, err := g.SpawnRemote(ctx5(t), e.name, "erlang", "send", []any{inbox.Pid(), "spawned"}, nil)
+	if err != nil || pid.Node != e.name {
+		t.Fatalf("spawn on erl: %v, %v", pid, err)
+	}
+	if m := recv(t, inbox); m != "spawned" {
+		t.Fatalf("inbox got %#v", m)
+	}
+	if got := e.eval("node(spawn(" + G + ", test, double, [1]))"); got != string(g.Name()) {
+		t.Fatalf("spawn on gsh from erl made a process on %s", got)
+	}
+}
+
+// TestErlangNoConnection checks both sides see the other go down: gsh when
+// erl is killed with SIGKILL, erl when the gsh node closes.
+func TestErlangNoConnection(t *testing.T) {
+	c := newTestCluster(t)
+	g := c.startErlang("gandalf", "abc")
+	e := startErl(t, c.mapper, "e", "abc")
+	G := "'" + string(g.Name()) + "'"
+	inbox := g.NewProcess()
+	g.Register("inbox", inbox.Pid())
+	e.eval("{inbox, " + G + "} ! spawn(fun() -> receive _ -> ok end end)")
+	q := recv(t, inbox).(Pid)
+	inbox.SetTrapExit(true)
+	inbox.MonitorNode(e.name, true)
+	ref := inbox.Monitor(q)
+	inbox.Link(q)
+	e.eval("true")
+	e.kill()
+	got := map[string]any{}
+	for range 3 {
+		switch m := recv(t, inbox).(type) {
+		case Down:
+			if m.Ref == ref {
+				got["down"] = m.Reason
+			}
+		case Exit:
+			got["exit"] = m.Reason
+		case NodeDown:
+			got["nodedown"] = m.Node
+		}
+	}
+	if got["down"] != NoConnection || got["exit"] != NoConnection || got["nodedown"] != e.name {
+		t.Fatalf("after kill -9 of erl: %v", got)
+	}
+	if slices.Contains(g.Nodes(), e.name) {
+		t.Fatalf("nodes() still lists %s", e.name)
+	}
+
+	e2 := startErl(t, c.mapper, "e", "abc")
+	p := g.NewProcess()
+	e2.eval("true = net_kernel:connect_node(" + G + ")")
+	e2.eval("monitor_node(" + G + ", true)")
+	e2.eval("register(shell, self())")
+	g.Send(Name{Name: "shell", Node: e2.name}, p.Pid())
+	e2.eval("P = receive Pid -> Pid end, R = erlang:monitor(process, P)")
+	g.Close()
+	if got := e2.eval("receive {'DOWN', R, process, P, Why} -> Why after 5000 -> timeout end"); got != "noconnection" {
+		t.Fatalf("erl's monitor said %s", got)
+	}
+	if got := e2.eval("receive {nodedown, N} -> N after 5000 -> timeout end"); got != string(g.Name()) {
+		t.Fatalf("erl's node monitor said %s", got)
+	}
+	if got := e2.eval("nodes()"); got != "[]" {
+		t.Fatalf("erl's nodes() = %s after gsh closed", got)
+	}
+}
