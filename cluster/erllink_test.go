@@ -142,7 +142,7 @@ func TestGshCallsErlang(t *testing.T) {
 
 	// The book's kvs.erl, compiled and started in erl, used from gsh.
 	dir := t.TempDir()
-	src, _ := os.ReadFile("testdata/kvs.erl")
+	src, _ := os.ReadFile("../scripts/kvs.erl")
 	os.WriteFile(filepath.Join(dir, "kvs.erl"), src, 0o644)
 	if got := e.eval(fmt.Sprintf("compile:file(%q, [{outdir, %q}])", filepath.Join(dir, "kvs"), dir)); got != "{ok,kvs}" {
 		t.Fatalf("compile:file(kvs) = %s", got)

@@ -826,8 +826,9 @@ func (d *etfDecoder) term(depth int) (any, error) {
 	return nil, fmt.Errorf("unknown term tag %d: %w", tag, ErrProtocol)
 }
 
-// FormatTerm writes v as Erlang prints a term: {ok, 42}, [1, 2 | 3],
-// <<"text">>, 'an atom', #{k => v}.
+// FormatTerm writes v as Erlang prints a term, {ok, 42}, [1, 2 | 3],
+// 'an atom', #{k => v}, <<1,2>> for a []byte, but a string as Go quotes it,
+// "text", as it is a string in gsh.
 func FormatTerm(v any) string {
 	var b strings.Builder
 	formatTerm(&b, v, 0)
@@ -847,7 +848,7 @@ func formatTerm(b *strings.Builder, v any, depth int) {
 	case Atom:
 		b.WriteString(quoteAtom(string(x)))
 	case string:
-		b.WriteString("<<" + strconv.Quote(x) + ">>")
+		b.WriteString(strconv.Quote(x))
 	case []byte:
 		b.WriteString("<<")
 		for i, c := range x {

@@ -216,7 +216,7 @@ func TestETFRefusals(t *testing.T) {
 
 func TestFormatTerm(t *testing.T) {
 	for v, want := range map[string]any{
-		`{ok, <<"fine">>}`:    Tuple{Atom("ok"), "fine"},
+		`{ok, "fine"}`:        Tuple{Atom("ok"), "fine"},
 		`[1, 'B' | c]`:        ImproperList{Elems: []any{1, Atom("B")}, Tail: Atom("c")},
 		`#{a => 1, b => [2]}`: map[any]any{Atom("a"): 1, Atom("b"): []any{2}},
 	} {

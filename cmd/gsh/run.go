@@ -38,6 +38,7 @@ type options struct {
 	port                int
 	addr                string
 	hidden              bool
+	erlang              bool
 	eval                string
 	noshell             bool
 	portmapper          bool
@@ -78,6 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.IntVar(&o.port, "port", 0, "listen for links on this `PORT` (default: an ephemeral one)")
 	fs.StringVar(&o.addr, "addr", "", "listen for links on this `ADDRESS` only (default: every interface)")
 	fs.BoolVar(&o.hidden, "hidden", false, "a hidden node: not passed on to the nodes it connects to")
+	fs.BoolVar(&o.erlang, "erlang", false, "link with Erlang and Elixir nodes too (their handshake proves the cookie with MD5)")
 	fs.StringVar(&o.eval, "eval", "", "evaluate `EXPR` and exit (with -noshell: keep running after it)")
 	fs.BoolVar(&o.noshell, "noshell", false, "no prompt: keep the node running until halt() or a signal")
 	fs.BoolVar(&o.portmapper, "portmapper", false, "run only the port mapper (as epmd does), in the foreground")
@@ -326,6 +328,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(stri
 	cfg.Handler = h
 	cfg.Logf = logf
 	cfg.Hidden = o.hidden
+	cfg.Erlang = o.erlang
 	cfg.TickTime = o.tick
 	cfg.MaxProcesses = o.procs
 	cfg.ListenAddr = net.JoinHostPort(o.addr, strconv.Itoa(o.port))

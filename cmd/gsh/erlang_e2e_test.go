@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"gsh/cluster"
+	"gsh/internal/gshtest"
+)
+
+// startProc starts any program with its stdin a pipe, as startGsh does gsh.
+func startProc(t *testing.T, dir string, env []string, name string, args ...string) *gshProc {
+	t.Helper()
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	cmd.Env = append(cmd.Env, env...)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &gshProc{t: t, cmd: cmd, in: in, out: gshtest.NewOutput(), done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		in.Close()
+		cmd.Process.Kill()
+		<-p.done
+		if t.Failed() {
+			t.Logf("output of %s %s:\n%s", name, strings.Join(args, " "), p.out)
+		}
+	})
+	return p
+}
+
+// readmeSession returns the lines of the first code block of the README's
+// section titled title.
+func readmeSession(t *testing.T, title string) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sec, ok := strings.Cut(string(b), "\n## "+title+"\n")
+	if !ok {
+		t.Fatalf("the README has no section %q", title)
+	}
+	_, block, ok := strings.Cut(sec, "```\n")
+	if !ok {
+		t.Fatalf("the README's section %q has no code block", title)
+	}
+	block, _, _ = strings.Cut(block, "```")
+	return strings.Split(strings.TrimRight(block, "\n"), "\n")
+}
+
+// TestErlangReadmeSession replays the README's two-terminal session with
+// one erl and one gsh, word for word: each input typed at either prompt,
+// each output line awaited from that node.
+func TestErlangReadmeSession(t *testing.T) {
+	erl, err := exec.LookPath("erl")
+	if err != nil {
+		t.Skip("erl is not installed (apt-get install erlang-base)")
+	}
+	lines := readmeSession(t, "With Erlang and Elixir nodes")
+	col := strings.Index(lines[0], "terminal 2")
+	if col < 0 {
+		t.Fatalf("the session's first line names no terminal 2: %q", lines[0])
+	}
+	_, port := privateMapper(t)
+	host := cluster.ShortHostname()
+	dir := t.TempDir()
+	src, err := os.ReadFile("../../scripts/kvs.erl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "kvs.erl"), src, 0o644)
+
+	prompt := regexp.MustCompile(`^\([a-z]+@` + regexp.QuoteMeta(host) + `\)\d+> (.*)$`)
+	var erlNode, gshNode *gshProc
+	for _, line := range lines[1:] {
+		line = strings.ReplaceAll(line, "HOST", host)
+		// A line is terminal 1's, or, when it starts blank up to terminal
+		// 2's column, terminal 2's; the first holds both commands.
+		left, right := line, ""
+		if strings.TrimSpace(line[:min(col, len(line))]) == "" || strings.Contains(line, "  $ gsh ") {
+			left, right = line[:min(col, len(line))], line[min(col, len(line)):]
+		}
+		left, right = strings.TrimSpace(left), strings.TrimSpace(right)
+		if strings.HasPrefix(right, "$ gsh ") {
+			args := append(strings.Fields(strings.TrimPrefix(right, "$ gsh ")), "-epmd_port", port, "-addr", "127.0.0.1")
+			gshNode = startGsh(t, nil, args...)
+			waitRegistered(t, port, args[1])
+			right = ""
+		}
+		if left != "" {
+			switch {
+			case strings.HasPrefix(left, "$ "):
+				_, cmd, _ := strings.Cut(left, "erl ")
+				erlNode = startProc(t, dir, []string{"ERL_EPMD_PORT=" + port}, erl, strings.Fields(cmd)...)
+			case prompt.MatchString(left):
+				erlNode.send(prompt.FindStringSubmatch(left)[1])
+			default:
+				erlNode.expect(left)
+			}
+		}
+		if right != "" {
+			switch {
+			case prompt.MatchString(right):
+				gshNode.send(prompt.FindStringSubmatch(right)[1])
+			default:
+				gshNode.expect(right)
+			}
+		}
+	}
+}
+
+// waitRegistered waits until the port mapper on port lists name.
+func waitRegistered(t *testing.T, port, name string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_, err := cluster.LookupNode(ctx, "127.0.0.1:"+port, name)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not register: %v", name, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
