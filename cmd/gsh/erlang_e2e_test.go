@@ -140,3 +140,46 @@ func waitRegistered(t *testing.T, port, name string) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestElixirBothWays: an iex node calls gsh and gsh calls it, and they
+// exchange messages.
+func TestElixirBothWays(t *testing.T) {
+	iex, err := exec.LookPath("iex")
+	if err != nil {
+		t.Skip("iex is not installed (apt-get install elixir)")
+	}
+	_, port := privateMapper(t)
+	host := cluster.ShortHostname()
+	g := startGsh(t, nil, "-sname", "gandalf", "-setcookie", "abc", "-erlang", "-epmd_port", port, "-addr", "127.0.0.1")
+	waitRegistered(t, port, "gandalf")
+	x := startProc(t, t.TempDir(), []string{"ERL_EPMD_PORT=" + port}, iex, "--sname", "x", "--cookie", "abc")
+	G := `:"gandalf@` + host + `"`
+	X := `"x@` + host + `"`
+	x.expect("iex(x@" + host + ")1>")
+	x.send("Node.ping(" + G + ")")
+	x.expect(":pong")
+	x.send(":rpc.call(" + G + ", :kvs, :start, [])")
+	x.expect("true")
+	x.send(":rpc.call(" + G + ", :kvs, :store, [:weather, \"fine\"])")
+	x.expect("true")
+	x.send(":rpc.call(" + G + ", :kvs, :lookup, [:weather])")
+	x.expect(`"fine"`)
+	x.send(":rpc.call(" + G + ", :strings, :ToUpper, [\"elixir\"])")
+	x.expect(`"ELIXIR"`)
+	x.send("Node.list()")
+	x.expect("[:gandalf@" + host + "]")
+
+	g.send(`rpc.call(` + X + `, "Elixir.String", "upcase", "from gsh")`)
+	g.expect("FROM GSH")
+	g.send(`rpc.call(` + X + `, "Elixir.Enum", "reverse", []any{1, 2, 3})`)
+	g.expect("[3, 2, 1]")
+	g.send(`nodes()`)
+	g.expect("[x@" + host + "]")
+	x.send("Process.register(self(), :shell)")
+	x.expect("true")
+	g.send(`send(at("shell", ` + X + `), Tuple{Atom("hello"), self()})`)
+	x.send("receive do {:hello, pid} -> send(pid, {:hi, node()}) end")
+	x.expect("{:hi, :x@" + host + "}")
+	g.send(`receive()`)
+	g.expect("{hi, x@" + host + "}")
+}
