@@ -339,7 +339,7 @@ func (ec *erlConn) readLoop() {
 		if err != nil {
 			switch {
 			case errors.Is(err, ErrTooLarge):
-				ec.close(fmt.Errorf("it sent %w", err))
+				ec.close(fmt.Errorf("it sent a %w", err))
 			case isClosedErr(err):
 				ec.close(errors.New("connection closed"))
 			default:

@@ -2,11 +2,15 @@ package cluster
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -321,4 +325,142 @@ func TestErlangNoConnection(t *testing.T) {
 	if got := e2.eval("nodes()"); got != "[]" {
 		t.Fatalf("erl's nodes() = %s after gsh closed", got)
 	}
+}
+
+// erlDialRaw makes an Erlang link to g from this test, as an Erlang node
+// named name would, and returns the connection past the handshake.
+func erlDialRaw(t *testing.T, g *Node, name Atom) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := erlClientHandshake(conn, name, 1, erlOffered, g.Cookie(), g.Name()); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Time{})
+	waitFor(t, "the link", func() bool { return slices.Contains(g.Nodes(), name) })
+	return conn
+}
+
+// erlFrame is one distribution message: the control message and, when
+// msg is not nil, the message.
+func erlFrame(t *testing.T, ctl Tuple, msg any) []byte {
+	t.Helper()
+	b := []byte{0, 0, 0, 0, erlPassThrough}
+	b, err := EncodeETF(b, ctl)
+	if err == nil && msg != nil {
+		b, err = EncodeETF(b, msg)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	return b
+}
+
+// waitClosed waits for the node to close conn.
+func waitClosed(t *testing.T, conn net.Conn, within time.Duration) {
+	t.Helper()
+	conn.SetReadDeadline(time.Now().Add(within))
+	if _, err := io.Copy(io.Discard, conn); err != nil {
+		t.Fatalf("the connection was not closed within %v: %v", within, err)
+	}
+}
+
+// TestErlangBadInput: garbage, oversized and undecodable messages and a
+// peer that stalls in the handshake each cost only their own connection or
+// message, with a log line saying why, and the node goes on serving.
+func TestErlangBadInput(t *testing.T) {
+	c := newTestCluster(t)
+	cfg := c.config("gandalf", "abc")
+	cfg.Erlang = true
+	cfg.MaxFrameSize = 1 << 20
+	cfg.HandshakeTimeout = 300 * time.Millisecond
+	logs := &logCatcher{t: t}
+	cfg.Logf = logs.logf
+	g, err := Start(t0(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	host := ShortHostname()
+	inbox := g.NewProcess()
+	g.Register("inbox", inbox.Pid())
+	from := Pid{Node: Atom("bad@" + host), ID: 1, Creation: 1}
+
+	// Garbage after the handshake.
+	conn := erlDialRaw(t, g, Atom("bad@"+host))
+	conn.Write([]byte{0, 0, 0, 3, 1, 2, 3})
+	waitClosed(t, conn, 5*time.Second)
+	waitLog(t, logs, "it sent a bad message")
+
+	// A frame over MaxFrameSize: refused from its length alone.
+	conn = erlDialRaw(t, g, Atom("bad@"+host))
+	conn.Write([]byte{0x7f, 0xff, 0xff, 0xff, erlPassThrough})
+	waitClosed(t, conn, 5*time.Second)
+	waitLog(t, logs, "too large")
+
+	// A message with no Go value is dropped; the link goes on.
+	conn = erlDialRaw(t, g, Atom("bad@"+host))
+	funMsg := erlFrame(t, Tuple{erlRegSend, from, Atom(""), Atom("inbox")}, Atom("x"))
+	funMsg = append(funMsg[:len(funMsg)-3], etfExport, 119, 1, 'm', 119, 1, 'f', 97, 0) // the message: fun m:f/0
+	binary.BigEndian.PutUint32(funMsg, uint32(len(funMsg)-4))
+	conn.Write(funMsg)
+	conn.Write(erlFrame(t, Tuple{erlRegSend, from, Atom(""), Atom("inbox")}, "after"))
+	if m := recv(t, inbox); m != "after" {
+		t.Fatalf("inbox got %#v", m)
+	}
+	waitLog(t, logs, "a fun cannot cross to gsh")
+
+	// New atoms by the hundred thousand leave nothing behind.
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var batch []byte
+	for i := range 100000 {
+		name := Atom(fmt.Sprintf("no_such_name_%d", i))
+		batch = append(batch, erlFrame(t, Tuple{erlRegSend, from, Atom(""), name}, Tuple{name, Atom(fmt.Sprintf("atom_%d", i))})...)
+		if len(batch) > 64<<10 {
+			conn.Write(batch)
+			batch = batch[:0]
+		}
+	}
+	conn.Write(append(batch, erlFrame(t, Tuple{erlRegSend, from, Atom(""), Atom("inbox")}, "done")...))
+	if m := recv(t, inbox); m != "done" {
+		t.Fatalf("inbox got %#v", m)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	growth := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+	t.Logf("heap after 100,000 new atoms: %+d bytes", growth)
+	if growth > 4<<20 {
+		t.Fatalf("the heap grew %d bytes after 100,000 new atoms", growth)
+	}
+
+	// A peer that stalls in the handshake is cut off at its deadline.
+	slow, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	slow.Write(erlSendName("slow@"+host, erlOffered)[:8])
+	start := time.Now()
+	waitClosed(t, slow, 5*time.Second)
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("a stalled handshake was cut after %v", d)
+	}
+
+	// The node still serves Erlang nodes.
+	e := startErl(t, c.mapper, "e", "abc")
+	if got := e.eval(fmt.Sprintf("rpc:call('%s', test, double, [4])", g.Name())); got != "8" {
+		t.Fatalf("after bad input, rpc from erl = %s", got)
+	}
+}
+
+func waitLog(t *testing.T, logs *logCatcher, sub string) {
+	t.Helper()
+	waitFor(t, "a log line with "+sub, func() bool { return logs.count(sub) > 0 })
 }
