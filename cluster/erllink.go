@@ -91,12 +91,21 @@ type erlConn struct {
 
 	mu     sync.Mutex
 	calls  map[uint64]chan any // replies this node waits for, by its Ref's ID
-	mons   map[uint64]ErlRef   // monitors the peer's processes hold on ours
+	mons   map[uint64]erlMon // monitors the peer's processes hold on ours
 	monIDs map[ErlRef]uint64
+	mine   map[uint64]Pid // monitors our processes hold on the peer's, by Ref ID: the watcher
 
 	once sync.Once
 	err  error // why it closed, set before done is closed
 	done chan struct{}
+}
+
+// erlMon is a monitor an Erlang process holds on one of ours: its
+// reference, and the registered name it named, if it named one (its DOWN
+// names the process so).
+type erlMon struct {
+	ref  ErlRef
+	name Atom
 }
 
 // erlCaller is the pid this node's own requests to Erlang nodes come from
@@ -237,7 +246,7 @@ func (n *Node) startErlang(conn net.Conn, them erlHello) {
 		n: n, peer: them.name, conn: conn, flags: them.flags,
 		hidden: them.flags&dflagPublished == 0 || n.cfg.Hidden,
 		codec:  etfCodec{self: n.name, creation: n.creation(), lim: DefaultDecodeLimits.resolve()},
-		calls:  map[uint64]chan any{}, mons: map[uint64]ErlRef{}, monIDs: map[ErlRef]uint64{},
+		calls:  map[uint64]chan any{}, mons: map[uint64]erlMon{}, monIDs: map[ErlRef]uint64{}, mine: map[uint64]Pid{},
 		done: make(chan struct{}),
 	}
 	n.mu.Lock()
@@ -514,6 +523,9 @@ func (ec *erlConn) dispatch(frame []byte) error {
 		if !isOurs {
 			return nil // a monitor this node never made
 		}
+		ec.mu.Lock()
+		delete(ec.mine, ref.ID)
+		ec.mu.Unlock()
 		target, _ := ctl[1].(Pid)
 		n.deliverDown(to, ref, target, reason)
 	case erlSpawnRequest, erlSpawnRequestTT:
@@ -522,8 +534,12 @@ func (ec *erlConn) dispatch(frame []byte) error {
 		}
 		ec.spawnRequest(ctl, msg, msgErr)
 	case erlSpawnReply:
-		// This node's casts ask for no reply; a failed one is the
-		// Erlang node's to log.
+		// This node's casts: a failed one says why in its result.
+		if len(ctl) == 5 {
+			if why, ok := ctl[4].(Atom); ok {
+				n.logf("a cast to %s failed: %s", ec.peer, why)
+			}
+		}
 	default:
 		// Control messages this node did not ask for (tracing, aliases)
 		// are ignored.
@@ -655,8 +671,9 @@ func (ec *erlConn) monitored(from Pid, target any, ref ErlRef) {
 		}
 	}
 	key := n.procs().refs.Add(1)
+	name, _ := target.(Atom)
 	ec.mu.Lock()
-	ec.mons[key] = ref
+	ec.mons[key] = erlMon{ref, name}
 	ec.monIDs[ref] = key
 	ec.mu.Unlock()
 	if p == nil || !p.addWatcher(Ref{Node: ec.peer, ID: key}, from) {
@@ -692,12 +709,16 @@ func (ec *erlConn) demonitored(target any, ref ErlRef) {
 // key watched.
 func (ec *erlConn) down(watcher Pid, key uint64, target any, reason any) error {
 	ec.mu.Lock()
-	ref, ok := ec.mons[key]
+	m, ok := ec.mons[key]
 	delete(ec.mons, key)
-	delete(ec.monIDs, ref)
+	delete(ec.monIDs, m.ref)
 	ec.mu.Unlock()
 	if !ok {
 		return nil
+	}
+	ref := m.ref
+	if m.name != "" {
+		target = m.name
 	}
 	if ec.flags&dflagExitPayload != 0 {
 		return ec.send(Tuple{erlPayloadMonitorPExt, target, watcher, ref}, reason, true)
@@ -793,7 +814,7 @@ func (ec *erlConn) spawnRequest(ctl Tuple, msg any, msgErr error) {
 		if ref, ok := reqID.(ErlRef); ok {
 			key := n.procs().refs.Add(1)
 			ec.mu.Lock()
-			ec.mons[key] = ref
+			ec.mons[key] = erlMon{ref: ref}
 			ec.monIDs[ref] = key
 			ec.mu.Unlock()
 			p.addWatcher(Ref{Node: ec.peer, ID: key}, from)
@@ -877,10 +898,20 @@ func (ec *erlConn) signal(frame []any) error {
 		return ec.send(Tuple{erlExit2, from, pid(2), frame[3]}, nil, false)
 	case opMonitor:
 		id, _ := frame[3].(uint64)
+		ec.mu.Lock()
+		ec.mine[id] = pid(1)
+		ec.mu.Unlock()
 		return ec.send(Tuple{erlMonitorP, pid(1), pid(2), Ref{Node: n.name, ID: id}}, nil, false)
 	case opDemonitor:
 		id, _ := frame[2].(uint64)
-		return ec.send(Tuple{erlDemonitorP, n.erlCaller(), pid(1), Ref{Node: n.name, ID: id}}, nil, false)
+		ec.mu.Lock()
+		watcher, ok := ec.mine[id]
+		delete(ec.mine, id)
+		ec.mu.Unlock()
+		if !ok {
+			return nil
+		}
+		return ec.send(Tuple{erlDemonitorP, watcher, pid(1), Ref{Node: n.name, ID: id}}, nil, false)
 	case opDown:
 		id, _ := frame[2].(uint64)
 		return ec.down(pid(1), id, pid(3), frame[4])
@@ -892,8 +923,7 @@ func (ec *erlConn) signal(frame []any) error {
 		f, _ := frame[2].(string)
 		args, _ := frame[3].([]any)
 		ref := Ref{Node: n.name, ID: n.procs().refs.Add(1)}
-		return ec.send(Tuple{erlSpawnRequest, ref, n.erlCaller(), n.erlCaller(), Tuple{Atom(m), Atom(f), len(args)},
-			[]any{Tuple{Atom("reply"), Atom("no")}}}, args, true)
+		return ec.send(Tuple{erlSpawnRequest, ref, n.erlCaller(), n.erlCaller(), Tuple{Atom(m), Atom(f), len(args)}, []any{}}, args, true)
 	}
 	return nil
 }

@@ -238,7 +238,9 @@ func TestErlangMessagesLinksMonitors(t *testing.T) {
 	ref := inbox.Monitor(q)
 	inbox.SetTrapExit(true)
 	inbox.Link(q2)
-	e.eval("true = is_process_alive(Q2), {links, [_]} = process_info(Q2, links)")
+	waitFor(t, "erl to see the monitor and the link", func() bool {
+		return !strings.Contains(e.eval("{process_info(Q, monitored_by), process_info(Q2, links)}"), "[]")
+	})
 	e.eval("Q ! stop, Q2 ! stop")
 	got := map[string]any{}
 	for range 2 {
@@ -286,7 +288,6 @@ func TestErlangNoConnection(t *testing.T) {
 	inbox.MonitorNode(e.name, true)
 	ref := inbox.Monitor(q)
 	inbox.Link(q)
-	e.eval("true")
 	e.kill()
 	got := map[string]any{}
 	for range 3 {
@@ -463,4 +464,46 @@ func TestErlangBadInput(t *testing.T) {
 func waitLog(t *testing.T, logs *logCatcher, sub string) {
 	t.Helper()
 	waitFor(t, "a log line with "+sub, func() bool { return logs.count(sub) > 0 })
+}
+
+// TestErlangMonitorsByNameCastsHidden: an Erlang monitor on a registered
+// gsh name, a demonitor from gsh, rpc casts from gsh, and a hidden erl.
+func TestErlangMonitorsByNameCastsHidden(t *testing.T) {
+	c := newTestCluster(t)
+	g := c.startErlang("gandalf", "abc")
+	e := startErl(t, c.mapper, "e", "abc")
+	G := "'" + string(g.Name()) + "'"
+	named := g.NewProcess()
+	g.Register("named", named.Pid())
+	e.eval("R = erlang:monitor(process, {named, " + G + "})")
+	waitFor(t, "the monitor", func() bool { return named.Info().Monitors == 1 })
+	named.Exit(Atom("gone"))
+	if got := e.eval("receive {'DOWN', R, process, Who, Why} -> {Who, Why} after 5000 -> timeout end"); got != "{{named,"+string(g.Name())+"},gone}" {
+		t.Fatalf("the monitor by name said %s", got)
+	}
+
+	inbox := g.NewProcess()
+	g.Register("inbox", inbox.Pid())
+	e.eval("Q = spawn(fun() -> receive stop -> ok end end), {inbox, " + G + "} ! Q")
+	q := recv(t, inbox).(Pid)
+	ref := inbox.Monitor(q)
+	waitFor(t, "erl to see the monitor", func() bool { return e.eval("process_info(Q, monitored_by)") != "{monitored_by,[]}" })
+	inbox.Demonitor(ref)
+	waitFor(t, "erl to see the demonitor", func() bool { return e.eval("process_info(Q, monitored_by)") == "{monitored_by,[]}" })
+
+	if err := g.Cast(e.name, "erlang", "send", inbox.Pid(), "cast"); err != nil {
+		t.Fatal(err)
+	}
+	if m := recv(t, inbox); m != "cast" {
+		t.Fatalf("inbox got %#v", m)
+	}
+
+	h := startErl(t, c.mapper, "h", "abc", "-hidden")
+	if got := h.eval("net_adm:ping(" + G + ")"); got != "pong" {
+		t.Fatalf("ping from a hidden erl = %s", got)
+	}
+	waitFor(t, "the hidden link", func() bool { return slices.Contains(g.HiddenNodes(), h.name) })
+	if slices.Contains(g.Nodes(), h.name) {
+		t.Fatalf("nodes() lists the hidden %s", h.name)
+	}
 }
