@@ -91,7 +91,7 @@ type erlConn struct {
 
 	mu     sync.Mutex
 	calls  map[uint64]chan any // replies this node waits for, by its Ref's ID
-	mons   map[uint64]erlMon // monitors the peer's processes hold on ours
+	mons   map[uint64]erlMon   // monitors the peer's processes hold on ours
 	monIDs map[ErlRef]uint64
 	mine   map[uint64]Pid // monitors our processes hold on the peer's, by Ref ID: the watcher
 
