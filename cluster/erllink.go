@@ -628,9 +628,16 @@ func (ec *erlConn) regSend(from Pid, name string, msg any, size int) {
 			reply(Tuple{Atom("badrpc"), Tuple{Atom("EXIT"), Tuple{Atom("badarg"), []any{}}}})
 			return
 		}
+		p, err := n.TryNewProcess()
+		if err != nil {
+			reply(Tuple{Atom("badrpc"), Tuple{Atom("EXIT"), Atom("system_limit")}})
+			return
+		}
+		p.SetWhat(fmt.Sprintf("rpc from %s: %s.%s", ec.peer, m, f))
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
+			defer p.Exit(Normal)
 			res, err := n.serve(ec.peer, request{module: string(m), function: string(f), args: args})
 			if err != nil {
 				reason, stack := erlReason(err, m, f, args)
@@ -663,6 +670,9 @@ func (ec *erlConn) monitored(from Pid, target any, ref ErlRef) {
 	var p *Process
 	switch t := target.(type) {
 	case Pid:
+		if t == n.erlCaller() {
+			return // the group leader of calls: there while the node runs
+		}
 		p = n.process(t)
 	case Atom:
 		p = n.registered(string(t))

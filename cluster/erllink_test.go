@@ -127,6 +127,11 @@ func TestGshCallsErlang(t *testing.T) {
 		!reflect.DeepEqual(v, Tuple{Atom("ok"), "fine", 1.5}) {
 		t.Fatalf("list_to_tuple = %#v, %v", v, err)
 	}
+	// Output of a called function goes to this node as its group leader,
+	// which answers it.
+	if v, err := g.Call(ctx, e.name, "io", "format", "hello from erl~n"); err != nil || v != Atom("ok") {
+		t.Fatalf("io:format = %#v, %v", v, err)
+	}
 	_, err = g.Call(ctx, e.name, "lists", "nosuch")
 	if !errors.Is(err, ErrUnknownFunction) || !strings.Contains(err.Error(), "undef") {
 		t.Fatalf("an unknown function: %v, want ErrUnknownFunction", err)
