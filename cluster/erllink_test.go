@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -510,5 +511,20 @@ func TestErlangMonitorsByNameCastsHidden(t *testing.T) {
 	waitFor(t, "the hidden link", func() bool { return slices.Contains(g.HiddenNodes(), h.name) })
 	if slices.Contains(g.Nodes(), h.name) {
 		t.Fatalf("nodes() lists the hidden %s", h.name)
+	}
+}
+
+func TestErlangConfig(t *testing.T) {
+	cfg := DefaultConfig()
+	if cfg.Erlang {
+		t.Fatal("links with Erlang nodes are on by default")
+	}
+	cfg.Erlang = true
+	if err := cfg.Verify(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.TLS = &tls.Config{Certificates: []tls.Certificate{{}}}
+	if err := cfg.Verify(); err == nil || !strings.Contains(err.Error(), "TLS") {
+		t.Fatalf("Erlang and TLS together: %v, want an error", err)
 	}
 }

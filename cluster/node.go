@@ -97,6 +97,7 @@ func DefaultConfig() *Config {
 		MaxFrameSize:     64 << 20,
 		MaxProcesses:     DefaultMaxProcesses,
 		MaxCastsPerPeer:  DefaultMaxCastsPerPeer,
+		Erlang:           false,
 	}
 }
 
@@ -127,6 +128,9 @@ func (c *Config) Verify() error {
 	}
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
 		return errors.New("the TLS configuration has no certificate")
+	}
+	if c.Erlang && c.TLS != nil {
+		return errors.New("links with Erlang nodes do not run over TLS: a node has Erlang or TLS, not both")
 	}
 	return nil
 }
