@@ -180,7 +180,11 @@ func (n *Node) dialErlang(ctx context.Context, peer Atom, addr string) error {
 	}
 	dl, _ := ctx.Deadline()
 	conn.SetDeadline(dl)
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Unix(1, 0)) }) // the node closing
 	them, err := erlClientHandshake(conn, n.name, n.creation(), n.erlFlags(), n.Cookie(), peer)
+	if !stop() && err == nil {
+		err = fmt.Errorf("the handshake was cut short: %w", netErr(ctx.Err()))
+	}
 	if errors.Is(err, errDuplicate) {
 		conn.Close()
 		for {

@@ -528,3 +528,106 @@ func TestErlangConfig(t *testing.T) {
 		t.Fatalf("Erlang and TLS together: %v, want an error", err)
 	}
 }
+
+// TestErlangSimultaneousConnect: gsh and erl connect to each other at the
+// same moment, again and again; each time they settle on one link that
+// both use.
+func TestErlangSimultaneousConnect(t *testing.T) {
+	c := newTestCluster(t)
+	for _, name := range []string{"a", "zz"} { // sorting before and after erl's name
+		g := c.startErlang(name, "abc")
+		e := startErl(t, c.mapper, "m", "abc")
+		G := "'" + string(g.Name()) + "'"
+		e.eval("Ping = fun() -> net_adm:ping(" + G + ") end")
+		for i := range 5 {
+			done := make(chan error, 1)
+			e.in.Write([]byte("Ping().\n"))
+			go func() { done <- g.Ping(ctx5(t), e.name) }()
+			if got := e.read(); got != "pong" {
+				t.Fatalf("%s, round %d: ping from erl = %s", name, i, got)
+			}
+			if err := <-done; err != nil {
+				t.Fatalf("%s, round %d: ping from gsh: %v", name, i, err)
+			}
+			if got := e.eval("nodes()"); !strings.Contains(got, string(g.Name())) {
+				t.Fatalf("%s, round %d: erl lists %s", name, i, got)
+			}
+			if v, err := g.Call(ctx5(t), e.name, "erlang", "node"); err != nil || v != e.name {
+				t.Fatalf("%s, round %d: a call after: %v, %v", name, i, v, err)
+			}
+			e.eval("erlang:disconnect_node(" + G + ")")
+			waitFor(t, "the link to go", func() bool { return !slices.Contains(g.Nodes(), e.name) })
+		}
+	}
+}
+
+// registerErlangEntry registers name with the port mapper as an Erlang
+// node does (no "gsh" in Extra), pointing at port; the entry lasts as long
+// as the test.
+func registerErlangEntry(t *testing.T, mapper int, name string, port int) {
+	t.Helper()
+	c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", mapper))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	req := []byte{120}
+	req = binary.BigEndian.AppendUint16(req, uint16(port))
+	req = append(req, 77, 0, 0, 6, 0, 5)
+	req = binary.BigEndian.AppendUint16(req, uint16(len(name)))
+	req = append(req, name...)
+	req = append(req, 0, 0)
+	c.Write(append(binary.BigEndian.AppendUint16(nil, uint16(len(req))), req...))
+	var resp [2]byte
+	if _, err := io.ReadFull(c, resp[:]); err != nil || resp[1] != 0 {
+		t.Fatalf("registering %s: %v %v", name, resp, err)
+	}
+}
+
+// TestErlangSimultaneousStatus: while gsh is still making its link to an
+// Erlang node, that node's own connection is told "ok_simultaneous" when
+// its name sorts after gsh's (its link wins) and "nok" when before.
+func TestErlangSimultaneousStatus(t *testing.T) {
+	c := newTestCluster(t)
+	g := c.startErlang("m", "abc")
+	host := ShortHostname()
+	for _, tc := range []struct {
+		alive string
+		wins  bool
+	}{{"zeta", true}, {"alpha", false}} {
+		// A listener that takes gsh's connection and never answers it.
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		accepted := make(chan net.Conn, 1)
+		go func() {
+			conn, err := ln.Accept()
+			if err == nil {
+				accepted <- conn
+			}
+		}()
+		registerErlangEntry(t, c.mapper, tc.alive, ln.Addr().(*net.TCPAddr).Port)
+		peer := Atom(tc.alive + "@" + host)
+		go g.Ping(t0(), peer)
+		stalled := <-accepted
+		defer stalled.Close()
+
+		conn, err := net.Dial("tcp", g.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		_, err = erlClientHandshake(conn, peer, 1, erlOffered, "abc", g.Name())
+		if tc.wins {
+			if err != nil {
+				t.Fatalf("%s: %v, want its link to win", peer, err)
+			}
+			waitFor(t, "the link", func() bool { return slices.Contains(g.Nodes(), peer) })
+		} else if !errors.Is(err, errDuplicate) {
+			t.Fatalf("%s: %v, want nok", peer, err)
+		}
+	}
+}

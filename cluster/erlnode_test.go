@@ -49,7 +49,7 @@ func startErl(t testing.TB, mapper int, name, cookie string, extra ...string) *e
 	t.Helper()
 	erl := needErl(t)
 	name = fmt.Sprintf("%s%d_%d", name, os.Getpid(), erlSeq.Add(1))
-	args := append([]string{"-sname", name, "-setcookie", cookie, "-noshell", "-kernel", "dist_auto_connect", "once"}, extra...)
+	args := append([]string{"-sname", name, "-setcookie", cookie, "-noshell"}, extra...)
 	args = append(args, "-eval", erlREPL)
 	cmd := exec.Command(erl, args...)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("ERL_EPMD_PORT=%d", mapper))

@@ -614,7 +614,7 @@ func (n *Node) accept(conn net.Conn) {
 		}
 	}
 	secure, them, err := n.serverSide(conn)
-	if errors.Is(err, errErlangLinked) {
+	if errors.Is(err, errErlangLinked) || errors.Is(err, errDuplicate) { // an Erlang link, or one the other way
 		if n.limit != nil {
 			n.limit.succeed(key)
 		}
