@@ -611,11 +611,11 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	}
 	l, err := n.link(ctx, peer)
 	if err != nil {
-		if ec, err := n.erlLinked(peer, err); ec != nil {
-			return ec.call(ctx, module, function, args)
-		} else {
+		ec, err := n.erlLinked(peer, err)
+		if ec == nil {
 			return nil, err
 		}
+		return ec.call(ctx, module, function, args)
 	}
 	deadline, _ := ctx.Deadline()
 	cs, err := l.getStream()

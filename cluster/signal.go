@@ -189,11 +189,11 @@ func (n *Node) signal(peer Atom, frame []any) error {
 		defer cancel()
 		var err error
 		if l, err = n.link(ctx, peer); err != nil {
-			if ec, err := n.erlLinked(peer, err); ec != nil {
-				return ec.signal(frame)
-			} else {
+			ec, err := n.erlLinked(peer, err)
+			if ec == nil {
 				return err
 			}
+			return ec.signal(frame)
 		}
 	}
 	return l.signals().write(frame)
