@@ -30,6 +30,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -94,6 +95,8 @@ type erlConn struct {
 	mons   map[uint64]erlMon   // monitors the peer's processes hold on ours
 	monIDs map[ErlRef]uint64
 	mine   map[uint64]Pid // monitors our processes hold on the peer's, by Ref ID: the watcher
+
+	drops atomic.Uint64 // messages dropped for having no Go value
 
 	once sync.Once
 	err  error // why it closed, set before done is closed
@@ -374,9 +377,11 @@ func (ec *erlConn) readLoop() {
 }
 
 // dropped logs a message that has no Go value (a fun, a port) and is not
-// delivered; the link goes on.
+// delivered; the link goes on. The first is logged, then one in 1,000.
 func (ec *erlConn) dropped(what string, err error) {
-	ec.n.logf("dropped %s from %s: %v", what, ec.peer, err)
+	if k := ec.drops.Add(1); k == 1 || k%1000 == 0 {
+		ec.n.logf("dropped %s from %s (%d so far on this link): %v", what, ec.peer, k, err)
+	}
 }
 
 // dispatch applies one message from the peer. Only an error that makes the

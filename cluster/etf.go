@@ -826,7 +826,7 @@ func (d *etfDecoder) term(depth int) (any, error) {
 	return nil, fmt.Errorf("unknown term tag %d: %w", tag, ErrProtocol)
 }
 
-// FormatTerm writes v as Erlang prints a term, {ok, 42}, [1, 2 | 3],
+// FormatTerm writes v, up to about 2,000 bytes, as Erlang prints a term, {ok, 42}, [1, 2 | 3],
 // 'an atom', #{k => v}, <<1,2>> for a []byte, but a string as Go quotes it,
 // "text", as it is a string in gsh.
 func FormatTerm(v any) string {
@@ -835,8 +835,12 @@ func FormatTerm(v any) string {
 	return b.String()
 }
 
+// formatTermMax bounds what FormatTerm writes: a term from a peer may be
+// as large as a frame.
+const formatTermMax = 2000
+
 func formatTerm(b *strings.Builder, v any, depth int) {
-	if depth > 32 {
+	if depth > 32 || b.Len() > formatTermMax {
 		b.WriteString("...")
 		return
 	}
@@ -864,6 +868,10 @@ func formatTerm(b *strings.Builder, v any, depth int) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
+			if b.Len() > formatTermMax {
+				b.WriteString("...")
+				break
+			}
 			formatTerm(b, e, depth+1)
 		}
 		b.WriteString("}")
@@ -873,6 +881,10 @@ func formatTerm(b *strings.Builder, v any, depth int) {
 			if i > 0 {
 				b.WriteString(", ")
 			}
+			if b.Len() > formatTermMax {
+				b.WriteString("...")
+				break
+			}
 			formatTerm(b, e, depth+1)
 		}
 		b.WriteString("]")
@@ -881,6 +893,10 @@ func formatTerm(b *strings.Builder, v any, depth int) {
 		for i, e := range x.Elems {
 			if i > 0 {
 				b.WriteString(", ")
+			}
+			if b.Len() > formatTermMax {
+				b.WriteString("...")
+				break
 			}
 			formatTerm(b, e, depth+1)
 		}
@@ -900,6 +916,10 @@ func formatTerm(b *strings.Builder, v any, depth int) {
 		for i, k := range keys {
 			if i > 0 {
 				b.WriteString(", ")
+			}
+			if b.Len() > formatTermMax {
+				b.WriteString("...")
+				break
 			}
 			b.WriteString(k + " => ")
 			formatTerm(b, vals[k], depth+1)

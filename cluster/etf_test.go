@@ -225,3 +225,13 @@ func TestFormatTerm(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatTermBounded(t *testing.T) {
+	big := make([]any, 100000)
+	for i := range big {
+		big[i] = i
+	}
+	if s := FormatTerm(big); len(s) > 3000 {
+		t.Fatalf("FormatTerm of 100,000 elements wrote %d bytes", len(s))
+	}
+}
