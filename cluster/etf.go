@@ -38,6 +38,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -824,6 +825,24 @@ func (d *etfDecoder) term(depth int) (any, error) {
 		return nil, fmt.Errorf("a compressed term, which this node does not take: %w", ErrProtocol)
 	}
 	return nil, fmt.Errorf("unknown term tag %d: %w", tag, ErrProtocol)
+}
+
+// erlString reports whether a is an Erlang string, a list of Unicode code
+// points, and returns its text.
+func erlString(a any) (string, bool) {
+	l, ok := a.([]any)
+	if !ok {
+		return "", false
+	}
+	r := make([]rune, len(l))
+	for i, e := range l {
+		c, ok := e.(int)
+		if !ok || c < 0 || c > unicode.MaxRune || c >= 0xd800 && c < 0xe000 {
+			return "", false
+		}
+		r[i] = rune(c)
+	}
+	return string(r), true
 }
 
 // FormatTerm writes v, up to about 2,000 bytes, as Erlang prints a term, {ok, 42}, [1, 2 | 3],

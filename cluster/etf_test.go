@@ -235,3 +235,17 @@ func TestFormatTermBounded(t *testing.T) {
 		t.Fatalf("FormatTerm of 100,000 elements wrote %d bytes", len(s))
 	}
 }
+
+// TestErlangStringFitsStringParameter: an Erlang string (a list of code
+// points) fits a Go string parameter; other lists do not.
+func TestErlangStringFitsStringParameter(t *testing.T) {
+	up := reflect.ValueOf(strings.ToUpper)
+	if v, err := Invoke(t0(), up, []any{[]any{104, 233, 108, 108, 111}}); err != nil || v != "HÉLLO" {
+		t.Fatalf("ToUpper(\"héllo\" as a list) = %#v, %v", v, err)
+	}
+	for _, bad := range []any{[]any{1.5}, []any{Atom("a")}, []any{-1}, []any{0xd800}} {
+		if _, err := Invoke(t0(), up, []any{bad}); !errors.Is(err, ErrBadArgs) {
+			t.Errorf("ToUpper(%v): %v, want ErrBadArgs", bad, err)
+		}
+	}
+}
