@@ -29,6 +29,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -590,10 +591,93 @@ func (ec *erlConn) toCaller(msg any) {
 		return
 	}
 	if len(t) == 4 && t[0] == Atom("io_request") {
-		if from, ok := t[1].(Pid); ok {
-			ec.send(Tuple{erlSend, Atom(""), from}, Tuple{Atom("io_reply"), t[2], Atom("ok")}, true)
+		from, ok := t[1].(Pid)
+		if !ok {
+			return
 		}
+		n := ec.n
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			reply := ec.ioRequest(t[3])
+			ec.send(Tuple{erlSend, Atom(""), from}, Tuple{Atom("io_reply"), t[2], reply}, true)
+		}()
 	}
+}
+
+// ioRequest serves a request of Erlang's I/O protocol from a function this
+// node called: output is logged, one line per line, after the peer's name;
+// there is no input.
+func (ec *erlConn) ioRequest(req any) any {
+	r, _ := req.(Tuple)
+	if len(r) == 0 {
+		return Tuple{Atom("error"), Atom("request")}
+	}
+	var chars any
+	switch {
+	case r[0] == Atom("requests") && len(r) == 2:
+		l, _ := r[1].([]any)
+		for _, q := range l {
+			if res := ec.ioRequest(q); res != Atom("ok") {
+				return res
+			}
+		}
+		return Atom("ok")
+	case r[0] == Atom("put_chars") && (len(r) == 3 || len(r) == 2):
+		chars = r[len(r)-1]
+	case r[0] == Atom("put_chars") && (len(r) == 5 || len(r) == 4):
+		// Formatting is the peer's: it runs M:F(A...) for the text.
+		m, _ := r[len(r)-3].(Atom)
+		f, _ := r[len(r)-2].(Atom)
+		a, _ := r[len(r)-1].([]any)
+		ctx, cancel := context.WithTimeout(ec.n.ctx, ec.n.cfg.CallTimeout)
+		v, err := ec.call(ctx, string(m), string(f), a)
+		cancel()
+		if err != nil {
+			return Tuple{Atom("error"), Atom("put_chars")}
+		}
+		chars = v
+	default:
+		return Tuple{Atom("error"), Atom("enotsup")}
+	}
+	var b strings.Builder
+	if !flattenChars(&b, chars, 0) {
+		return Tuple{Atom("error"), Atom("put_chars")}
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n") {
+		ec.n.logf("%s: %s", ec.peer, line)
+	}
+	return Atom("ok")
+}
+
+// flattenChars writes Erlang chardata (binaries, code points, nested
+// lists of them) to b, and reports whether it was chardata.
+func flattenChars(b *strings.Builder, v any, depth int) bool {
+	if depth > 64 || b.Len() > 1<<20 {
+		return false
+	}
+	switch x := v.(type) {
+	case string:
+		b.WriteString(x)
+	case []byte:
+		b.Write(x)
+	case int:
+		if x < 0 || x > 0x10ffff {
+			return false
+		}
+		b.WriteRune(rune(x))
+	case []any:
+		for _, e := range x {
+			if !flattenChars(b, e, depth+1) {
+				return false
+			}
+		}
+	case ImproperList:
+		return flattenChars(b, x.Elems, depth+1) && flattenChars(b, x.Tail, depth+1)
+	default:
+		return false
+	}
+	return true
 }
 
 // regSend delivers a message to a registered name: a local process, or

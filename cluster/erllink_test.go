@@ -114,7 +114,15 @@ func TestErlangCallsGsh(t *testing.T) {
 
 func TestGshCallsErlang(t *testing.T) {
 	c := newTestCluster(t)
-	g := c.startErlang("gandalf", "abc")
+	logs := &logCatcher{t: t}
+	cfg := c.config("gandalf", "abc")
+	cfg.Erlang = true
+	cfg.Logf = logs.logf
+	g, err := Start(t0(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
 	e := startErl(t, c.mapper, "e", "abc")
 	ctx := ctx5(t)
 	v, err := g.Call(ctx, e.name, "lists", "reverse", []any{1, 2, 3})
@@ -130,9 +138,14 @@ func TestGshCallsErlang(t *testing.T) {
 	}
 	// Output of a called function goes to this node as its group leader,
 	// which answers it.
-	if v, err := g.Call(ctx, e.name, "io", "format", "hello from erl~n"); err != nil || v != Atom("ok") {
+	if v, err := g.Call(ctx, e.name, "io", "format", "hello ~p from erl~n", []any{42}); err != nil || v != Atom("ok") {
 		t.Fatalf("io:format = %#v, %v", v, err)
 	}
+	waitLog(t, logs, string(e.name)+": hello 42 from erl")
+	if v, err := g.Call(ctx, e.name, "io", "put_chars", []any{"two", "\n", []any{108, 105, 110, 101, 115}}); err != nil || v != Atom("ok") {
+		t.Fatalf("io:put_chars = %#v, %v", v, err)
+	}
+	waitLog(t, logs, string(e.name)+": lines")
 	_, err = g.Call(ctx, e.name, "lists", "nosuch")
 	if !errors.Is(err, ErrUnknownFunction) || !strings.Contains(err.Error(), "undef") {
 		t.Fatalf("an unknown function: %v, want ErrUnknownFunction", err)
