@@ -163,6 +163,16 @@ func erlStartsHello(first []byte) bool {
 	return len(first) >= 3 && (first[2] == 'N' || first[2] == 'n') && n >= 7 && n <= erlMaxHandshakeMsg
 }
 
+// erlNameKindErr refuses an Erlang peer whose name is of the other kind:
+// Erlang's long names have a dotted host, short names do not.
+func (n *Node) erlNameKindErr(peer Atom) error {
+	_, host, _ := SplitName(peer)
+	if strings.Contains(host, ".") != n.cfg.LongNames {
+		return nameTypeError(n.name, n.cfg.LongNames, peer)
+	}
+	return nil
+}
+
 func (n *Node) erlFlags() uint64 {
 	f := uint64(erlOffered)
 	if n.cfg.Hidden {
@@ -176,6 +186,9 @@ func (n *Node) erlFlags() uint64 {
 func (n *Node) dialErlang(ctx context.Context, peer Atom, addr string) error {
 	if !n.cfg.Erlang {
 		return fmt.Errorf("connecting to %s: it is an Erlang node, and %w: %w", peer, errErlangOff, ErrProtocol)
+	}
+	if err := n.erlNameKindErr(peer); err != nil {
+		return fmt.Errorf("connecting to %s: %w", peer, err)
 	}
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "tcp", addr)
@@ -217,10 +230,14 @@ func (n *Node) dialErlang(ctx context.Context, peer Atom, addr string) error {
 // when the link is up.
 func (n *Node) acceptErlang(conn net.Conn, first []byte) error {
 	var claimed Atom
+	var kindErr error
 	them, err := erlServerHandshake(&prefixConn{Conn: conn, prefix: first}, n.name, n.creation(), n.erlFlags(), n.Cookie(),
 		func(them Atom) string {
 			claimed = them
 			if !n.cfg.Erlang {
+				return "not_allowed"
+			}
+			if kindErr = n.erlNameKindErr(them); kindErr != nil {
 				return "not_allowed"
 			}
 			if n.erlConn(them) != nil {
@@ -238,6 +255,9 @@ func (n *Node) acceptErlang(conn net.Conn, first []byte) error {
 			return "ok"
 		})
 	if err != nil {
+		if kindErr != nil {
+			return fmt.Errorf("the Erlang node %s: %w", claimed, kindErr)
+		}
 		if claimed != "" {
 			return fmt.Errorf("the Erlang node %s: %w", claimed, err)
 		}

@@ -644,3 +644,23 @@ func TestErlangSimultaneousStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestErlangNameKinds: an Erlang node with a long name and a gsh node with
+// a short one refuse each other, saying why.
+func TestErlangNameKinds(t *testing.T) {
+	c := newTestCluster(t)
+	g := c.startErlang("gandalf", "abc")
+	conn, err := net.Dial("tcp", g.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := erlClientHandshake(conn, "e@host.example.com", 1, erlOffered, "abc", g.Name()); !errors.Is(err, ErrAuth) {
+		t.Fatalf("a long-name Erlang node: %v, want not_allowed", err)
+	}
+	registerErlangEntry(t, c.mapper, "long", 1)
+	if err := g.Ping(ctx5(t), "long@127.0.0.1"); !errors.Is(err, ErrNameType) {
+		t.Fatalf("ping of a long-name Erlang node: %v, want ErrNameType", err)
+	}
+}
