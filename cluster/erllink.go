@@ -97,7 +97,8 @@ type erlConn struct {
 	monIDs map[ErlRef]uint64
 	mine   map[uint64]Pid // monitors our processes hold on the peer's, by Ref ID: the watcher
 
-	drops atomic.Uint64 // messages dropped for having no Go value
+	drops  atomic.Uint64 // messages dropped for having no Go value
+	inSync atomic.Bool   // the peer's global was told this node is in sync
 
 	once sync.Once
 	err  error // why it closed, set before done is closed
@@ -464,6 +465,10 @@ func (ec *erlConn) dispatch(frame []byte) error {
 		if !ok1 || !ok2 || len(ctl) < 4 || !hasMsg {
 			return bad
 		}
+		if name == "global_name_server" && n.registered(string(name)) == nil {
+			ec.globalInSync()
+			return nil
+		}
 		if msgErr != nil {
 			if n.registered(string(name)) != nil {
 				ec.dropped("a message to "+string(name), msgErr)
@@ -698,6 +703,19 @@ func flattenChars(b *strings.Builder, v any, depth int) bool {
 		return false
 	}
 	return true
+}
+
+// globalInSync answers the first message of the peer's global name server
+// (its init_connect, when the link comes up) by telling it that this node
+// is in sync: gsh keeps global names of its own and takes no part in
+// global's synchronisation, and without this global:sync() on the peer
+// would wait for this node for ever.
+func (ec *erlConn) globalInSync() {
+	if !ec.inSync.CompareAndSwap(false, true) {
+		return
+	}
+	ec.send(Tuple{erlRegSend, ec.n.erlCaller(), Atom(""), Atom("global_name_server")},
+		Tuple{Atom("$gen_cast"), Tuple{Atom("in_sync"), ec.n.name, true}}, true)
 }
 
 // regSend delivers a message to a registered name: a local process, or

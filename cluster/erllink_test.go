@@ -664,3 +664,25 @@ func TestErlangNameKinds(t *testing.T) {
 		t.Fatalf("ping of a long-name Erlang node: %v, want ErrNameType", err)
 	}
 }
+
+// TestErlangGlobalSync: an Erlang node linked with gsh registers global
+// names and its global:sync() returns.
+func TestErlangGlobalSync(t *testing.T) {
+	c := newTestCluster(t)
+	g := c.startErlang("gandalf", "abc")
+	e := startErl(t, c.mapper, "e", "abc")
+	G := "'" + string(g.Name()) + "'"
+	if got := e.eval("net_adm:ping(" + G + ")"); got != "pong" {
+		t.Fatalf("ping = %s", got)
+	}
+	if got := e.eval("global:register_name(foo, self())"); got != "yes" {
+		t.Fatalf("global:register_name = %s", got)
+	}
+	e.in.Write([]byte("global:sync().\n"))
+	if got := e.read(); got != "ok" {
+		t.Fatalf("global:sync() = %s", got)
+	}
+	if got := e.eval("global:whereis_name(foo) =:= self()"); got != "true" {
+		t.Fatalf("global:whereis_name = %s", got)
+	}
+}
