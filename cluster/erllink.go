@@ -72,6 +72,10 @@ const (
 	erlPassThrough = 112
 )
 
+// erlMaxIORequests bounds the output requests of the functions this node
+// called on one Erlang node that it serves at once.
+const erlMaxIORequests = 64
+
 // erlTable is a node's links with Erlang nodes.
 type erlTable struct {
 	mu      sync.Mutex
@@ -99,6 +103,7 @@ type erlConn struct {
 
 	drops  atomic.Uint64 // messages dropped for having no Go value
 	inSync atomic.Bool   // the peer's global was told this node is in sync
+	ioSem  chan struct{} // bounds the output requests served at once
 
 	once sync.Once
 	err  error // why it closed, set before done is closed
@@ -276,7 +281,7 @@ func (n *Node) startErlang(conn net.Conn, them erlHello) {
 		hidden: them.flags&dflagPublished == 0 || n.cfg.Hidden,
 		codec:  etfCodec{self: n.name, creation: n.creation(), lim: DefaultDecodeLimits.resolve()},
 		calls:  map[uint64]chan any{}, mons: map[uint64]erlMon{}, monIDs: map[ErlRef]uint64{}, mine: map[uint64]Pid{},
-		done: make(chan struct{}),
+		done: make(chan struct{}), ioSem: make(chan struct{}, erlMaxIORequests),
 	}
 	n.mu.Lock()
 	closed := n.closed
@@ -621,9 +626,16 @@ func (ec *erlConn) toCaller(msg any) {
 			return
 		}
 		n := ec.n
+		select {
+		case ec.ioSem <- struct{}{}:
+		default: // more output requests at once than any caller makes
+			ec.send(Tuple{erlSend, Atom(""), from}, Tuple{Atom("io_reply"), t[2], Tuple{Atom("error"), Atom("busy")}}, true)
+			return
+		}
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
+			defer func() { <-ec.ioSem }()
 			reply := ec.ioRequest(t[3])
 			ec.send(Tuple{erlSend, Atom(""), from}, Tuple{Atom("io_reply"), t[2], reply}, true)
 		}()
