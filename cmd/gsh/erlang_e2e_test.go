@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -86,15 +88,19 @@ func TestErlangReadmeSession(t *testing.T) {
 
 	prompt := regexp.MustCompile(`^\([a-z]+@` + regexp.QuoteMeta(host) + `\)\d+> (.*)$`)
 	var erlNode, gshNode *gshProc
-	for _, line := range lines[1:] {
-		line = strings.ReplaceAll(line, "HOST", host)
-		// A line is terminal 1's, or, when it starts blank up to terminal
-		// 2's column, terminal 2's; the first holds both commands.
+	// split gives a line's two columns: a line is terminal 1's, or, when
+	// it starts blank up to terminal 2's column, terminal 2's; the first
+	// holds both commands.
+	split := func(line string) (string, string) {
 		left, right := line, ""
 		if strings.TrimSpace(line[:min(col, len(line))]) == "" || strings.Contains(line, "  $ gsh ") {
 			left, right = line[:min(col, len(line))], line[min(col, len(line)):]
 		}
-		left, right = strings.TrimSpace(left), strings.TrimSpace(right)
+		return strings.TrimSpace(left), strings.TrimSpace(right)
+	}
+	for i, line := range lines[1:] {
+		line = strings.ReplaceAll(line, "HOST", host)
+		left, right := split(line)
 		if strings.HasPrefix(right, "$ gsh ") {
 			args := append(strings.Fields(strings.TrimPrefix(right, "$ gsh ")), "-epmd_port", port, "-addr", "127.0.0.1")
 			gshNode = startGsh(t, nil, args...)
@@ -116,6 +122,17 @@ func TestErlangReadmeSession(t *testing.T) {
 			switch {
 			case prompt.MatchString(right):
 				gshNode.send(prompt.FindStringSubmatch(right)[1])
+				// An input the session shows no output for (a definition):
+				// wait until gsh has taken it before the session goes on.
+				next := ""
+				if i+2 < len(lines) {
+					_, next = split(lines[i+2])
+				}
+				if next == "" || prompt.MatchString(next) {
+					mark := fmt.Sprintf("taken %d", i)
+					gshNode.send(strconv.Quote(mark))
+					gshNode.expect(mark)
+				}
 			default:
 				gshNode.expect(right)
 			}
