@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -199,4 +200,36 @@ func TestElixirBothWays(t *testing.T) {
 	x.expect("{:hi, :x@" + host + "}")
 	g.send(`receive()`)
 	g.expect("{hi, x@" + host + "}")
+}
+
+// TestErlangLoadedPackageAndKill: a package loaded into gsh with c() is a
+// module erl calls, and erl sees gsh go down when it is killed with
+// SIGKILL.
+func TestErlangLoadedPackageAndKill(t *testing.T) {
+	erl, err := exec.LookPath("erl")
+	if err != nil {
+		t.Skip("erl is not installed (apt-get install erlang-base)")
+	}
+	_, port := privateMapper(t)
+	host := cluster.ShortHostname()
+	g := startGsh(t, nil, "-sname", "gandalf", "-setcookie", "abc", "-erlang", "-epmd_port", port, "-addr", "127.0.0.1")
+	waitRegistered(t, port, "gandalf")
+	g.send(`c("../../scripts/kvs.go")`)
+	g.expect("bookkvs")
+	e := startProc(t, t.TempDir(), []string{"ERL_EPMD_PORT=" + port}, erl, "-sname", "e", "-setcookie", "abc")
+	G := "'gandalf@" + host + "'"
+	e.send("rpc:call(" + G + ", bookkvs, start, []).")
+	e.expect("true")
+	e.send("rpc:call(" + G + ", bookkvs, store, [weather, fine]).")
+	e.expect("true")
+	e.send("rpc:call(" + G + ", bookkvs, lookup, [weather]).")
+	e.expect("fine")
+	e.send("monitor_node(" + G + ", true).")
+	e.expect("true")
+	g.cmd.Process.Signal(syscall.SIGKILL)
+	<-g.done
+	e.send("receive {nodedown, N} -> {down, N} after 5000 -> timeout end.")
+	e.expect("{down,gandalf@" + host + "}")
+	e.send("nodes().")
+	e.expect("[]")
 }
