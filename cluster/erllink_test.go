@@ -686,3 +686,40 @@ func TestErlangGlobalSync(t *testing.T) {
 		t.Fatalf("global:whereis_name = %s", got)
 	}
 }
+
+// TestErlangSlowPeer: an Erlang peer that stops reading costs at most
+// TickTime of a sender's time, then its link; the node goes on serving.
+func TestErlangSlowPeer(t *testing.T) {
+	c := newTestCluster(t)
+	cfg := c.config("gandalf", "abc")
+	cfg.Erlang = true
+	cfg.TickTime = time.Second
+	logs := &logCatcher{t: t}
+	cfg.Logf = logs.logf
+	g, err := Start(t0(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	slow := Atom("slow@" + ShortHostname())
+	erlDialRaw(t, g, slow) // never read
+	to := Pid{Node: slow, ID: 1, Creation: 1}
+	big := strings.Repeat("x", 1<<20)
+	start := time.Now()
+	var sendErr error
+	for i := 0; i < 1000 && sendErr == nil; i++ {
+		sendErr = g.Send(to, big)
+	}
+	if !errors.Is(sendErr, ErrNodeDown) {
+		t.Fatalf("sending to a peer that does not read: %v, want ErrNodeDown", sendErr)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("the sender was held %v", d)
+	}
+	waitLog(t, logs, "write failed")
+	waitFor(t, "the link to go", func() bool { return !slices.Contains(g.Nodes(), slow) })
+	e := startErl(t, c.mapper, "e", "abc")
+	if got := e.eval(fmt.Sprintf("rpc:call('%s', test, double, [4])", g.Name())); got != "8" {
+		t.Fatalf("after a slow peer, rpc from erl = %s", got)
+	}
+}
