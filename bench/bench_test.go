@@ -135,3 +135,27 @@ func TestAnchorbenchLoads(t *testing.T) {
 		}
 	}
 }
+
+// TestCrossHarness runs the cross workload (rpc between gsh and Erlang
+// nodes) with tiny sizes, so that CI sees it still works.
+func TestCrossHarness(t *testing.T) {
+	if !haveErlang() {
+		t.Skip("erl, erlc or epmd is not installed (apt-get install erlang-base)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p := quickParams
+	p.Warmup, p.N = 10, 100
+	rep, err := run(ctx, config{rounds: 1, params: p, quick: true, only: "cross", erlang: true, log: testLog{t}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	rep.print(&out)
+	t.Log("\n" + out.String())
+	for _, want := range []string{"erl → erl", "erl → gsh", "gsh → erl", "gsh → gsh"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table has no %q", want)
+		}
+	}
+}

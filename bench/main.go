@@ -65,7 +65,7 @@ var quickParams = params{Warmup: 100, N: 1000, Sends: 20000, Procs: 32, PerProc:
 // workloads are the names -only accepts, in anchorbench.erl's order.
 var workloads = []string{
 	"connect_first_ping", "rpc_call", "kvs_store", "kvs_lookup", "ping_pong",
-	"send_one_way", "rpc_concurrent32", "rpc_call_beside_1MiB_stream", "startup",
+	"send_one_way", "rpc_concurrent32", "rpc_call_beside_1MiB_stream", "startup", "cross",
 }
 
 type config struct {
@@ -85,6 +85,7 @@ type report struct {
 	haveErl    bool
 	erlRelease string
 	notes      []string
+	cross      []crossRow // rpc_call across gsh and Erlang nodes (see cross.go)
 }
 
 func main() {
@@ -193,7 +194,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			to[k] = append(to[k], v)
 		}
 	}
-	workload := cfg.only != "startup"
+	workload := cfg.only != "startup" && cfg.only != "cross"
 	starts := cfg.only == "" || cfg.only == "startup"
 	for round := 1; round <= cfg.rounds; round++ {
 		// Alternate which side goes first.
@@ -250,6 +251,12 @@ func run(ctx context.Context, cfg config) (*report, error) {
 				}
 			}
 			fmt.Fprintf(cfg.log, "round %d/%d: %s done in %.1fs\n", round, cfg.rounds, side, time.Since(t0).Seconds())
+		}
+	}
+	if e != nil && (cfg.only == "" || cfg.only == "cross") {
+		fmt.Fprintln(cfg.log, "cross: rpc_call across gsh and Erlang nodes")
+		if rep.cross, err = g.crossRPC(ctx, cfg.params); err != nil {
+			return nil, fmt.Errorf("cross: %w", err)
 		}
 	}
 	if e != nil {
@@ -328,6 +335,10 @@ func yesNo(ok bool) string {
 // print writes the table.
 func (r *report) print(w io.Writer) {
 	cfg := r.cfg
+	if cfg.only == "cross" {
+		printCross(w, r.cross, cfg.params.N)
+		return
+	}
 	rel := r.erlRelease
 	if rel == "" {
 		rel = "?"
@@ -399,5 +410,8 @@ func (r *report) print(w io.Writer) {
 	}
 	for _, n := range r.notes {
 		fmt.Fprintln(w, "note:", n)
+	}
+	if len(r.cross) > 0 {
+		printCross(w, r.cross, cfg.params.N)
 	}
 }

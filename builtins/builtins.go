@@ -478,6 +478,11 @@ func (e *Env) Symbols() interp.Exports {
 			"undefined":  v(cluster.Undefined),
 			"timeout":    v(Timeout),
 
+			// Erlang's terms (see cluster/etf.go).
+			"Tuple":        v((*cluster.Tuple)(nil)),
+			"ImproperList": v((*cluster.ImproperList)(nil)),
+			"ErlRef":       v((*cluster.ErlRef)(nil)),
+
 			"disconnect_node": v(e.disconnectNode),
 
 			"spawn":            v(e.spawn),

@@ -19,6 +19,12 @@
 // process ends or its node is lost, registered names ([Node.Register]) and
 // global names ([Node.RegisterGlobal]).
 //
+// With [Config].Erlang set, a Node also links with Erlang and Elixir nodes,
+// speaking their distribution protocol: Erlang's handshake, its external
+// term format ([EncodeETF], [DecodeETF], [Tuple], [ImproperList], [ErlRef])
+// and its control messages, so that calls, messages, links and monitors
+// work across ([Node.ErlangNodes] lists those links).
+//
 // [PortMapper] is the port mapper itself; [RegisterNode], [LookupNode] and
 // [ListNodes] are its client, and work against Erlang's epmd too.
 //

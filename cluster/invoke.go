@@ -262,6 +262,9 @@ func Convert(a any, t reflect.Type) (reflect.Value, error) {
 			return v.Convert(t), nil // a copy of the string's bytes
 		}
 	case reflect.Slice:
+		if s, ok := erlString(a); ok && t.Kind() == reflect.String { // an Erlang string
+			return reflect.ValueOf(s).Convert(t), nil
+		}
 		if t.Kind() == reflect.Slice && v.Type().Elem().Kind() != reflect.Uint8 {
 			r := reflect.MakeSlice(t, v.Len(), v.Len())
 			for i := 0; i < v.Len(); i++ {

@@ -791,9 +791,16 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	if !n.Distributed() {
 		return nil, fmt.Errorf("calling %s: %w", peer, ErrNotDistributed)
 	}
+	if ec := n.erlConn(peer); ec != nil {
+		return ec.call(ctx, module, function, args)
+	}
 	l, err := n.link(ctx, peer)
 	if err != nil {
-		return nil, err
+		ec, err := n.erlLinked(peer, err)
+		if ec == nil {
+			return nil, err
+		}
+		return ec.call(ctx, module, function, args)
 	}
 	deadline, _ := ctx.Deadline()
 	cs, err := l.getStream(ctx)

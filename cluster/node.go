@@ -100,6 +100,12 @@ type Config struct {
 	// links over plain TCP. A node with TLS and one without refuse each
 	// other.
 	TLS *tls.Config
+	// Erlang lets the node link with Erlang and Elixir nodes, speaking
+	// their distribution protocol (see erllink.go), whose handshake proves
+	// the cookie with MD5 digests, weaker than gsh's HMAC-SHA256. Off, an
+	// Erlang node's connection is refused (not_allowed) and a call to one
+	// fails saying so.
+	Erlang bool
 }
 
 // DefaultConfig returns a Config with every default filled in, for a node
@@ -153,6 +159,9 @@ func (c *Config) Verify() error {
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {
 		return errors.New("the TLS configuration has no certificate")
 	}
+	if c.Erlang && c.TLS != nil {
+		return errors.New("links with Erlang nodes do not run over TLS: a node has Erlang or TLS, not both")
+	}
 	return nil
 }
 
@@ -196,6 +205,7 @@ type Node struct {
 	g         *globalTable
 	known     transitiveDials // nodes peers named, to connect to
 	creationV uint32
+	erl       erlTable // links with Erlang nodes
 
 	sv served // the calls and casts running for other nodes (see Shutdown)
 }
@@ -423,6 +433,7 @@ func (n *Node) nodes(hidden bool) []Atom {
 			out = append(out, p)
 		}
 	}
+	out = append(out, n.erlNodes(hidden)...)
 	slices.Sort(out)
 	return out
 }
@@ -457,7 +468,11 @@ func (n *Node) notify(peer Atom, up bool, reason error) {
 
 // Connect makes sure there is a link to peer, making one if needed.
 func (n *Node) Connect(ctx context.Context, peer Atom) error {
+	if n.erlConn(peer) != nil {
+		return nil
+	}
 	_, err := n.link(ctx, peer)
+	_, err = n.erlLinked(peer, err)
 	return err
 }
 
@@ -467,8 +482,15 @@ func (n *Node) Ping(ctx context.Context, peer Atom) error {
 	if peer == n.name {
 		return nil
 	}
+	if ec := n.erlConn(peer); ec != nil {
+		return ec.ping(ctx)
+	}
 	l, err := n.link(ctx, peer)
 	if err != nil {
+		ec, err := n.erlLinked(peer, err)
+		if ec != nil {
+			return ec.ping(ctx)
+		}
 		return err
 	}
 	if _, err := l.sess.Ping(); err != nil {
@@ -485,6 +507,9 @@ func (n *Node) Disconnect(peer Atom) {
 	n.mu.Unlock()
 	if l != nil {
 		l.close(errors.New("disconnected"))
+	}
+	if ec := n.erlConn(peer); ec != nil {
+		ec.close(errors.New("disconnected"))
 	}
 }
 
@@ -572,7 +597,7 @@ func (n *Node) dial(peer Atom) (*link, error) {
 		return nil, fmt.Errorf("connecting to %s: %w", peer, netErr(err))
 	}
 	if e.Extra != "gsh" {
-		return nil, fmt.Errorf("connecting to %s: it is not a gsh node (an Erlang node?): %w", peer, ErrProtocol)
+		return nil, n.dialErlang(ctx, peer, net.JoinHostPort(ip, strconv.Itoa(e.Port)))
 	}
 	var d net.Dialer
 	if la, ok := n.Addr().(*net.TCPAddr); ok && !la.IP.IsUnspecified() && (!la.IP.IsLoopback() || addr.IsLoopback()) {
@@ -677,6 +702,9 @@ func (n *Node) acceptLoop() {
 // the order the node accepted connections in.
 func (n *Node) accept(conn net.Conn, seq uint64) {
 	secure, them, err := n.serverSide(conn)
+	if errors.Is(err, errErlangLinked) || errors.Is(err, errDuplicate) { // an Erlang link, or one the other way
+		return
+	}
 	if err != nil {
 		who := "a peer"
 		if them.name != "" {
@@ -747,6 +775,9 @@ func (n *Node) serverSide(conn net.Conn) (net.Conn, hello, error) {
 		}
 		them, err := n.serverHandshake(tc, deadline)
 		return tc, them, err
+	}
+	if erlStartsHello(first[:]) {
+		return nil, hello{}, n.acceptErlang(conn, first[:])
 	}
 	if first[0] == 0x16 && first[1] == 0x03 { // a TLS handshake record
 		return nil, hello{}, fmt.Errorf("not a gsh handshake but a TLS one: the peer runs with -tls_cert, -tls_key and -tls_ca, this node without: %w", ErrProtocol)

@@ -175,6 +175,9 @@ func (n *Node) signal(peer Atom, frame []any) error {
 		// end and arrive first).
 		return fmt.Errorf("signal to %s: %w", peer, ErrClosed)
 	}
+	if ok, err := n.erlSignal(peer, frame); ok {
+		return err
+	}
 	switch frame[0] {
 	case opExit, opDown, opDemonitor, opUnlink:
 		n.mu.Lock()
@@ -193,7 +196,11 @@ func (n *Node) signal(peer Atom, frame []any) error {
 		defer cancel()
 		var err error
 		if l, err = n.link(ctx, peer); err != nil {
-			return err
+			ec, err := n.erlLinked(peer, err)
+			if ec == nil {
+				return err
+			}
+			return ec.signal(frame)
 		}
 	}
 	return l.signals().write(frame)

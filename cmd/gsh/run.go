@@ -38,6 +38,7 @@ type options struct {
 	portMin, portMax    int // the range -port gives: 0, 0 for an ephemeral port
 	addr                string
 	hidden              bool
+	erlang              bool
 	eval                string
 	noshell             bool
 	portmapper          bool
@@ -82,6 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&ports, "port", "", "listen for links on this `PORT`, or on the first free one of MIN-MAX (default: an ephemeral one)")
 	fs.StringVar(&o.addr, "addr", "", "listen on this `ADDRESS` only (default: every interface); with -portmapper, the port mapper does")
 	fs.BoolVar(&o.hidden, "hidden", false, "a hidden node: not passed on to the nodes it connects to")
+	fs.BoolVar(&o.erlang, "erlang", false, "link with Erlang and Elixir nodes too (their handshake proves the cookie with MD5)")
 	fs.StringVar(&o.eval, "eval", "", "evaluate `EXPR` and exit (with -noshell: keep running after it)")
 	fs.BoolVar(&o.quiet, "q", false, "quiet: a script or piped input prints only what its code prints (no values), its errors on stderr")
 	fs.BoolVar(&o.noshell, "noshell", false, "no prompt: keep the node running until halt() or a signal")
@@ -434,6 +436,7 @@ func startNode(ctx context.Context, o *options, stderr io.Writer, logf func(stri
 	cfg.Logf = logf
 	cfg.Output = output
 	cfg.Hidden = o.hidden
+	cfg.Erlang = o.erlang
 	cfg.TickTime = o.tick
 	cfg.MaxProcesses = o.procs
 	if o.tlsCert != "" {
