@@ -283,3 +283,28 @@ func TestHandshakeWaitGivesUp(t *testing.T) {
 		t.Fatalf("turns went %v, want %v", order, want)
 	}
 }
+
+// TestErlangProofsTakeTurns: the challenge replies of Erlang's handshake
+// are checked at the same node-wide rate as gsh's proofs.
+func TestErlangProofsTakeTurns(t *testing.T) {
+	c := newTestCluster(t)
+	cfg := c.config("b", "right")
+	cfg.Erlang = true
+	b := c.startCfg(cfg)
+	turns0 := b.limit.turns()
+	for i := range 5 {
+		conn, err := net.Dial("tcp", b.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		_, err = erlClientHandshake(conn, Atom(fmt.Sprintf("guess%d@%s", i, ShortHostname())), 1, b.erlFlags(), "wrong", b.Name())
+		conn.Close()
+		if err == nil {
+			t.Fatalf("guess %d: a wrong cookie was taken", i)
+		}
+	}
+	if got := b.limit.turns() - turns0; got < 5 {
+		t.Fatalf("5 wrong Erlang proofs, %d checked through the node's turns", got)
+	}
+}

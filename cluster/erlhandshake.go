@@ -236,7 +236,9 @@ func erlClientHandshake(rw io.ReadWriter, self Atom, creation uint32, flags uint
 // or "not_allowed"). A client told "alive" that does not want its new
 // connection to replace the old one, and one told "nok", end it with
 // errDuplicate.
-func erlServerHandshake(rw io.ReadWriter, self Atom, creation uint32, flags uint64, cookie string, status func(them Atom) string) (erlHello, error) {
+// turn, when not nil, waits for the node's turn to check a proof (see
+// authLimiter) before the challenge reply's digest is checked.
+func erlServerHandshake(rw io.ReadWriter, self Atom, creation uint32, flags uint64, cookie string, status func(them Atom) string, turn func() error) (erlHello, error) {
 	b, err := erlReadMsg(rw)
 	if err != nil {
 		return erlHello{}, fmt.Errorf("reading the name: %w", err)
@@ -295,6 +297,11 @@ func erlServerHandshake(rw io.ReadWriter, self Atom, creation uint32, flags uint
 	}
 	if len(b) != 21 || b[0] != 'r' {
 		return them, fmt.Errorf("a malformed challenge reply: %w", ErrProtocol)
+	}
+	if turn != nil {
+		if err := turn(); err != nil {
+			return them, err
+		}
 	}
 	want := erlDigest(cookie, mine)
 	if subtle.ConstantTimeCompare(b[5:], want[:]) != 1 {

@@ -234,7 +234,7 @@ func (n *Node) dialErlang(ctx context.Context, peer Atom, addr string) error {
 // acceptErlang runs the server side of Erlang's handshake on a connection
 // whose first bytes, read already, are first. It returns errErlangLinked
 // when the link is up.
-func (n *Node) acceptErlang(conn net.Conn, first []byte) error {
+func (n *Node) acceptErlang(conn net.Conn, first []byte, deadline time.Time) error {
 	var claimed Atom
 	var kindErr error
 	them, err := erlServerHandshake(&prefixConn{Conn: conn, prefix: first}, n.name, n.creation(), n.erlFlags(), n.Cookie(),
@@ -259,7 +259,7 @@ func (n *Node) acceptErlang(conn net.Conn, first []byte) error {
 				return "nok"
 			}
 			return "ok"
-		})
+		}, func() error { return n.awaitTurn(conn, deadline) })
 	if err != nil {
 		if kindErr != nil {
 			return fmt.Errorf("the Erlang node %s: %w", claimed, kindErr)
