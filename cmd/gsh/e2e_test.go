@@ -39,6 +39,13 @@ func startGsh(t *testing.T, env []string, args ...string) *gshProc {
 	cmd := exec.Command(gshBin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
+	return startCmd(t, cmd, "gsh "+strings.Join(args, " "))
+}
+
+// startCmd starts cmd with its stdin a pipe and its output collected, and
+// kills it when the test ends (showing its output when the test failed).
+func startCmd(t *testing.T, cmd *exec.Cmd, what string) *gshProc {
+	t.Helper()
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -50,10 +57,11 @@ func startGsh(t *testing.T, env []string, args ...string) *gshProc {
 	}
 	go func() { cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() {
+		in.Close()
 		cmd.Process.Kill()
 		<-p.done
 		if t.Failed() {
-			t.Logf("output of gsh %s:\n%s", strings.Join(args, " "), p.out)
+			t.Logf("output of %s:\n%s", what, p.out)
 		}
 	})
 	return p

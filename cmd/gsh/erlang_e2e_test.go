@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"gsh/cluster"
-	"gsh/internal/gshtest"
 )
 
 // startProc starts any program with its stdin a pipe, as startGsh does gsh.
@@ -24,25 +23,7 @@ func startProc(t *testing.T, dir string, env []string, name string, args ...stri
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
 	cmd.Env = append(cmd.Env, env...)
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gshProc{t: t, cmd: cmd, in: in, out: gshtest.NewOutput(), done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		in.Close()
-		cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("output of %s %s:\n%s", name, strings.Join(args, " "), p.out)
-		}
-	})
-	return p
+	return startCmd(t, cmd, name+" "+strings.Join(args, " "))
 }
 
 // readmeSession returns the lines of the first code block of the README's

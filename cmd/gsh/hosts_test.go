@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"gsh/internal/gshtest"
 	"gsh/internal/netns"
 )
 
@@ -28,24 +27,7 @@ func startOn(t *testing.T, h *netns.Host, args ...string) *gshProc {
 	t.Helper()
 	cmd := h.Command(context.Background(), gshBin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &gshProc{t: t, cmd: cmd, in: in, out: gshtest.NewOutput(), done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-p.done
-		if t.Failed() {
-			t.Logf("output of gsh %s on %s:\n%s", strings.Join(args, " "), h.Name, p.out)
-		}
-	})
-	return p
+	return startCmd(t, cmd, "gsh "+strings.Join(args, " ")+" on "+h.Name)
 }
 
 // node starts a node called name@HOST.gsh.test on h, with the suite's
