@@ -66,7 +66,12 @@ var quickParams = params{Warmup: 100, N: 1000, Sends: 20000, Procs: 32, PerProc:
 var workloads = []string{
 	"connect_first_ping", "rpc_call", "kvs_store", "kvs_lookup", "ping_pong",
 	"send_one_way", "rpc_concurrent32", "rpc_call_beside_1MiB_stream", "startup",
+	floorWorkload, plainWorkload,
 }
+
+// floorWorkload is the floor row: a raw TCP round trip between two
+// processes (see floor).
+const floorWorkload = "floor_tcp"
 
 type config struct {
 	rounds int
@@ -82,12 +87,14 @@ type config struct {
 type report struct {
 	cfg        config
 	gsh, erl   map[string][]float64
+	floor      map[string][]float64 // the floor's rounds, shared by both sides
 	haveErl    bool
 	erlRelease string
 	notes      []string
 }
 
 func main() {
+	childMain()
 	cfg := config{log: os.Stderr}
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds, each running both sides in turn; the table shows the medians")
 	flag.BoolVar(&cfg.quick, "quick", false, "a fast smoke run: smaller sizes on gsh's side and, unless -rounds is given, one round")
@@ -174,7 +181,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		host:       cluster.ShortHostname(),
 		log:        cfg.log,
 	}
-	rep := &report{cfg: cfg, gsh: map[string][]float64{}, erl: map[string][]float64{}}
+	rep := &report{cfg: cfg, gsh: map[string][]float64{}, erl: map[string][]float64{}, floor: map[string][]float64{}}
 	var e *erlSide
 	if cfg.erlang && haveErlang() {
 		dir := filepath.Join(tmp, "erlang")
@@ -193,9 +200,16 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			to[k] = append(to[k], v)
 		}
 	}
-	workload := cfg.only != "startup"
+	workload := cfg.only != "startup" && cfg.only != floorWorkload && cfg.only != plainWorkload
 	starts := cfg.only == "" || cfg.only == "startup"
 	for round := 1; round <= cfg.rounds; round++ {
+		if cfg.only == "" || cfg.only == floorWorkload {
+			r, err := floor(ctx, cfg.params)
+			if err != nil {
+				return nil, fmt.Errorf("round %d, the floor: %w", round, err)
+			}
+			add(rep.floor, r)
+		}
 		// Alternate which side goes first.
 		gshFirst := round%2 == 1
 		sides := []string{"gsh", "Erlang"}
@@ -203,7 +217,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			sides = []string{"Erlang", "gsh"}
 		}
 		for _, side := range sides {
-			if side == "Erlang" && e == nil {
+			if side == "Erlang" && (e == nil || cfg.only == floorWorkload || cfg.only == plainWorkload) {
 				continue
 			}
 			t0 := time.Now()
@@ -229,6 +243,13 @@ func run(ctx context.Context, cfg config) (*report, error) {
 					}
 					add(rep.erl, r)
 				}
+			}
+			if side == "gsh" && (cfg.only == "" || cfg.only == plainWorkload) {
+				r, err := g.plain(ctx, cfg.params, round)
+				if err != nil {
+					return nil, fmt.Errorf("round %d, %s: %w", round, plainWorkload, err)
+				}
+				add(rep.gsh, r)
 			}
 			if starts {
 				for i := range cfg.params.Startups {
@@ -273,6 +294,9 @@ var rows = []row{
 	{"rpc_call.p50", "rpc_call p50", "µs", false, 0.75},
 	{"rpc_call.p99", "rpc_call p99", "µs", false, 0},
 	{"rpc_call.mean", "rpc_call mean", "µs", false, 0},
+	{plainWorkload + ".p50", plainWorkload + " p50", "µs", false, 0},
+	{plainWorkload + ".p99", plainWorkload + " p99", "µs", false, 0},
+	{plainWorkload + ".mean", plainWorkload + " mean", "µs", false, 0},
 	{"kvs_store.p50", "kvs_store p50", "µs", false, 0.75},
 	{"kvs_store.p99", "kvs_store p99", "µs", false, 0},
 	{"kvs_store.mean", "kvs_store mean", "µs", false, 0},
@@ -354,6 +378,7 @@ func (r *report) print(w io.Writer) {
 	} else {
 		fmt.Fprintln(tw, "workload\tunit\tgsh\t")
 	}
+	r.printFloor(tw)
 	for _, rw := range rows {
 		g := r.med(r.gsh, rw.key)
 		if math.IsNaN(g) {
