@@ -276,9 +276,6 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if e != nil {
 		rep.erlRelease = e.release
 	}
-	if g.note != "" {
-		rep.notes = append(rep.notes, g.note)
-	}
 	return rep, nil
 }
 
