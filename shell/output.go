@@ -58,4 +58,3 @@ func (w *routedWriter) Write(p []byte) (int, error) {
 	}
 	return w.def.Write(p)
 }
-

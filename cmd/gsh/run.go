@@ -24,6 +24,7 @@ import (
 
 	"gsh/builtins"
 	"gsh/cluster"
+	"gsh/internal/interrupt"
 	"gsh/shell"
 )
 
@@ -202,6 +203,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		logf(format, args...)
 	}
+
+	// A panic in a goroutine that interpreted code started: one line above
+	// the prompt once the shell runs, on stderr before.
+	defer interrupt.SetOnPanic(func(v any, _ []byte) {
+		if s := sh.Load(); s != nil {
+			s.Logf("gsh: panic in goroutine: %v", v)
+			return
+		}
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(stderr, "gsh: panic in goroutine: %v\n", v)
+	})()
 
 	// What calls served on other nodes print for this one's processes.
 	var outMu sync.Mutex
