@@ -47,9 +47,9 @@ package cluster
 //
 // Neither allocates to encode into a reused buffer. fxamacker writes a
 // Pid's content as a map of its fields (this codec: a 3-array), decodes
-// integers as int64 (this: int, as the interpreter's values are) and does
-// not check the limits of DecodeLimits on the way in; matching those would
-// add to its side.
+// integers as int64 (this: int, as the interpreter's values are) and has
+// no bound like DecodeLimits.MaxMemory on what a frame decodes to; matching
+// those would add to its side.
 
 import (
 	"bytes"
