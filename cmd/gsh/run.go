@@ -197,11 +197,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var sh atomic.Pointer[shell.Shell]
 	nodeLog := func(format string, args ...any) {
+		line := explainLine(fmt.Sprintf(format, args...))
 		if s := sh.Load(); s != nil {
-			s.Logf(format, args...)
+			s.Logf("%s", line)
 			return
 		}
-		logf(format, args...)
+		logf("%s", line)
 	}
 
 	// A panic in a goroutine that interpreted code started: one line above
@@ -323,7 +324,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		eval, completion, promptNode = remote, remote, target
 	}
 	newShell := func(cfg shell.Config) *shell.Shell {
-		cfg.Interp, cfg.Eval, cfg.Complete = in, eval, completion
+		cfg.Interp, cfg.Eval, cfg.Complete = in, explaining{eval}, completion
 		s := shell.New(cfg)
 		history.Store(s)
 		return s
