@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,21 @@ import (
 	"gsh/cluster"
 	"gsh/shell"
 )
+
+// TestMain lets the test binary play the parts the bench starts itself
+// again for (see childMain), and one more: "touch", a process that makes
+// 64 MiB resident and exits.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "touch" {
+		b := make([]byte, 64<<20)
+		for i := range b {
+			b[i] = 1
+		}
+		os.Exit(int(b[len(b)-1]) - 1)
+	}
+	childMain()
+	os.Exit(m.Run())
+}
 
 // testLog writes the harness's progress lines to the test log.
 type testLog struct{ t *testing.T }
@@ -45,13 +61,54 @@ func TestHarness(t *testing.T) {
 			t.Errorf("%s = %v", rw.key, v)
 		}
 	}
+	for _, k := range []string{"floor_tcp.p50", "floor_tcp.p99"} {
+		if vs := rep.floor[k]; len(vs) != 1 || !(vs[0] > 0) {
+			t.Errorf("the floor's %s = %v", k, vs)
+		}
+	}
 	var out strings.Builder
 	rep.print(&out)
 	t.Log("\n" + out.String())
-	for _, want := range []string{"rpc_call p50", "send_one_way", "startup peak RSS", "beside_1MiB p99 / own rpc_call p99", "-erlang=false"} {
+	for _, want := range []string{"floor: raw TCP round trip p50", "rpc_call_plain_go p50", "rpc_call p50", "send_one_way", "startup peak RSS", "beside_1MiB p99 / own rpc_call p99", "-erlang=false"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the table has no %q", want)
 		}
+	}
+}
+
+// TestStartupMemoryIsTheChilds checks that the start-up row's memory is the
+// started program's own: /bin/true started from a process holding 256 MiB
+// is small, and a process that makes 64 MiB resident shows it.
+func TestStartupMemoryIsTheChilds(t *testing.T) {
+	held := make([]byte, 256<<20)
+	for i := range held {
+		held[i] = 1
+	}
+	ctx := context.Background()
+	_, rss, err := startup(ctx, os.Environ(), "true", "/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss <= 0 || rss > 16 {
+		t.Errorf("/bin/true: peak RSS %.1f MB, want its own few MB (this process holds 256 MiB)", rss)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rss, err = startup(ctx, append(os.Environ(), childEnv+"=touch"), "bench", self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss < 64 {
+		t.Errorf("a process making 64 MiB resident: peak RSS %.1f MB", rss)
+	}
+	if held[len(held)-1] != 1 {
+		t.Fatal("unreachable")
+	}
+	_, _, err = startup(ctx, os.Environ(), "beam", "/bin/true")
+	if err == nil || !strings.Contains(err.Error(), `ended running "true", not beam`) {
+		t.Errorf("a program that is not the one expected: got %v", err)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -30,12 +29,6 @@ type gshSide struct {
 	mapperPort int
 	host       string
 	log        io.Writer
-
-	// module is where B's Echo and Sink live: "anchorbench" when c()
-	// loaded anchorbench.go, "main" when B defined them at its prompt.
-	module string
-	// note says why B fell back to its prompt, once it did.
-	note string
 }
 
 // bNode is node B: a gsh process.
@@ -79,64 +72,17 @@ func (t *tail) String() string {
 	return strings.Join(t.lines, "\n")
 }
 
-// bEval is what node B evaluates: kvs.start(), then Echo and Sink, by
-// loading anchorbench.go with c() or, at the prompt, its functions.
-func (g *gshSide) bEval(load bool) (string, error) {
+// bEval is what node B evaluates: kvs.start(), then c() of anchorbench.go
+// for Echo and Sink.
+func (g *gshSide) bEval() string {
 	file := filepath.Join(g.dir, "anchorbench.go")
-	if load {
-		return fmt.Sprintf("kvs.start()\nc(%q)\nfmt.Println(%q)\n", file, readyLine), nil
-	}
-	src, err := os.ReadFile(file)
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("kvs.start()\n%s\nfmt.Println(%q)\n", promptSource(string(src)), readyLine), nil
+	return fmt.Sprintf("kvs.start()\nc(%q)\nfmt.Println(%q)\n", file, readyLine)
 }
 
-// promptSource is a Go file without its package clause, imports and build
-// constraint: its declarations, as one types them at the prompt, which
-// already imports the builtins.
-func promptSource(src string) string {
-	var out []string
-	for _, l := range strings.Split(src, "\n") {
-		t := strings.TrimSpace(l)
-		if strings.HasPrefix(t, "package ") || strings.HasPrefix(t, "import ") || strings.HasPrefix(t, "//go:build") {
-			continue
-		}
-		out = append(out, l)
-	}
-	return strings.Join(out, "\n")
-}
-
-// startB starts node B and waits until it says it is ready.
+// startB starts node B and waits until it says it is ready; an error that
+// B prints before, such as c() failing to load anchorbench.go, fails it.
 func (g *gshSide) startB(ctx context.Context, name string) (*bNode, error) {
-	if g.module == "" {
-		b, err := g.startBWith(ctx, name, true)
-		if err == nil {
-			g.module = "anchorbench"
-			return b, nil
-		}
-		var le *loadError
-		if !errors.As(err, &le) {
-			return nil, err
-		}
-		g.module = "main"
-		g.note = fmt.Sprintf("node B could not load anchorbench.go with c() (%s): it defines Echo and Sink at its prompt instead", le.msg)
-		fmt.Fprintln(g.log, "gsh:", g.note)
-	}
-	return g.startBWith(ctx, name, g.module == "anchorbench")
-}
-
-// loadError: node B started but c("anchorbench.go") failed.
-type loadError struct{ msg string }
-
-func (e *loadError) Error() string { return "c(anchorbench.go): " + e.msg }
-
-func (g *gshSide) startBWith(ctx context.Context, name string, load bool) (*bNode, error) {
-	eval, err := g.bEval(load)
-	if err != nil {
-		return nil, err
-	}
+	eval := g.bEval()
 	b := &bNode{
 		name: cluster.Atom(name + "@" + g.host),
 		done: make(chan struct{}),
@@ -175,9 +121,9 @@ func (g *gshSide) startBWith(ctx context.Context, name string, load bool) (*bNod
 	}()
 	select {
 	case errs := <-ready:
-		if load && errs != "" {
+		if errs != "" {
 			b.stop(ctx)
-			return nil, &loadError{errs}
+			return nil, fmt.Errorf("node B: %s", errs)
 		}
 		return b, nil
 	case <-b.done:
@@ -307,7 +253,7 @@ func (g *gshSide) workloads(ctx context.Context, p params, only string, round in
 	}
 
 	if sel("ping_pong") {
-		echo, err := a.SpawnRemote(ctx, B, g.module, "Echo", nil, nil)
+		echo, err := a.SpawnRemote(ctx, B, "anchorbench", "Echo", nil, nil)
 		if err != nil {
 			return nil, fmt.Errorf("spawning Echo on B: %w", err)
 		}
@@ -329,7 +275,7 @@ func (g *gshSide) workloads(ctx context.Context, p params, only string, round in
 	}
 
 	if sel("send_one_way") {
-		sink, err := a.SpawnRemote(ctx, B, g.module, "Sink", nil, nil)
+		sink, err := a.SpawnRemote(ctx, B, "anchorbench", "Sink", nil, nil)
 		if err != nil {
 			return nil, fmt.Errorf("spawning Sink on B: %w", err)
 		}

@@ -66,7 +66,12 @@ var quickParams = params{Warmup: 100, N: 1000, Sends: 20000, Procs: 32, PerProc:
 var workloads = []string{
 	"connect_first_ping", "rpc_call", "kvs_store", "kvs_lookup", "ping_pong",
 	"send_one_way", "rpc_concurrent32", "rpc_call_beside_1MiB_stream", "startup", "cross",
+	floorWorkload, plainWorkload,
 }
+
+// floorWorkload is the floor row: a raw TCP round trip between two
+// processes (see floor).
+const floorWorkload = "floor_tcp"
 
 type config struct {
 	rounds int
@@ -82,6 +87,7 @@ type config struct {
 type report struct {
 	cfg        config
 	gsh, erl   map[string][]float64
+	floor      map[string][]float64 // the floor's rounds, shared by both sides
 	haveErl    bool
 	erlRelease string
 	notes      []string
@@ -89,6 +95,7 @@ type report struct {
 }
 
 func main() {
+	childMain()
 	cfg := config{log: os.Stderr}
 	flag.IntVar(&cfg.rounds, "rounds", 3, "rounds, each running both sides in turn; the table shows the medians")
 	flag.BoolVar(&cfg.quick, "quick", false, "a fast smoke run: smaller sizes on gsh's side and, unless -rounds is given, one round")
@@ -175,7 +182,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 		host:       cluster.ShortHostname(),
 		log:        cfg.log,
 	}
-	rep := &report{cfg: cfg, gsh: map[string][]float64{}, erl: map[string][]float64{}}
+	rep := &report{cfg: cfg, gsh: map[string][]float64{}, erl: map[string][]float64{}, floor: map[string][]float64{}}
 	var e *erlSide
 	if cfg.erlang && haveErlang() {
 		dir := filepath.Join(tmp, "erlang")
@@ -194,9 +201,16 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			to[k] = append(to[k], v)
 		}
 	}
-	workload := cfg.only != "startup" && cfg.only != "cross"
+	workload := cfg.only != "startup" && cfg.only != "cross" && cfg.only != floorWorkload && cfg.only != plainWorkload
 	starts := cfg.only == "" || cfg.only == "startup"
 	for round := 1; round <= cfg.rounds; round++ {
+		if cfg.only == "" || cfg.only == floorWorkload {
+			r, err := floor(ctx, cfg.params)
+			if err != nil {
+				return nil, fmt.Errorf("round %d, the floor: %w", round, err)
+			}
+			add(rep.floor, r)
+		}
 		// Alternate which side goes first.
 		gshFirst := round%2 == 1
 		sides := []string{"gsh", "Erlang"}
@@ -204,7 +218,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 			sides = []string{"Erlang", "gsh"}
 		}
 		for _, side := range sides {
-			if side == "Erlang" && e == nil {
+			if side == "Erlang" && (e == nil || cfg.only == floorWorkload || cfg.only == plainWorkload) {
 				continue
 			}
 			t0 := time.Now()
@@ -230,6 +244,13 @@ func run(ctx context.Context, cfg config) (*report, error) {
 					}
 					add(rep.erl, r)
 				}
+			}
+			if side == "gsh" && (cfg.only == "" || cfg.only == plainWorkload) {
+				r, err := g.plain(ctx, cfg.params, round)
+				if err != nil {
+					return nil, fmt.Errorf("round %d, %s: %w", round, plainWorkload, err)
+				}
+				add(rep.gsh, r)
 			}
 			if starts {
 				for i := range cfg.params.Startups {
@@ -262,9 +283,6 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if e != nil {
 		rep.erlRelease = e.release
 	}
-	if g.note != "" {
-		rep.notes = append(rep.notes, g.note)
-	}
 	return rep, nil
 }
 
@@ -278,15 +296,18 @@ type row struct {
 var rows = []row{
 	{"connect_first_ping.us", "connect_first_ping", "µs", false, 0.5},
 	{"rpc_call.p50", "rpc_call p50", "µs", false, 0.75},
-	{"rpc_call.p99", "rpc_call p99", "µs", false, 0},
+	{"rpc_call.p99", "rpc_call p99", "µs", false, 1},
 	{"rpc_call.mean", "rpc_call mean", "µs", false, 0},
+	{plainWorkload + ".p50", plainWorkload + " p50", "µs", false, 0},
+	{plainWorkload + ".p99", plainWorkload + " p99", "µs", false, 0},
+	{plainWorkload + ".mean", plainWorkload + " mean", "µs", false, 0},
 	{"kvs_store.p50", "kvs_store p50", "µs", false, 0.75},
-	{"kvs_store.p99", "kvs_store p99", "µs", false, 0},
+	{"kvs_store.p99", "kvs_store p99", "µs", false, 1},
 	{"kvs_store.mean", "kvs_store mean", "µs", false, 0},
 	{"kvs_lookup.p50", "kvs_lookup p50", "µs", false, 0.75},
-	{"kvs_lookup.p99", "kvs_lookup p99", "µs", false, 0},
+	{"kvs_lookup.p99", "kvs_lookup p99", "µs", false, 1},
 	{"kvs_lookup.mean", "kvs_lookup mean", "µs", false, 0},
-	{"ping_pong.p50", "ping_pong p50", "µs", false, 0.75},
+	{"ping_pong.p50", "ping_pong p50", "µs", false, 1},
 	{"ping_pong.p99", "ping_pong p99", "µs", false, 0},
 	{"ping_pong.mean", "ping_pong mean", "µs", false, 0},
 	{"send_one_way.rate", "send_one_way", "msgs/s", true, 3},
@@ -365,6 +386,7 @@ func (r *report) print(w io.Writer) {
 	} else {
 		fmt.Fprintln(tw, "workload\tunit\tgsh\t")
 	}
+	r.printFloor(tw)
 	for _, rw := range rows {
 		g := r.med(r.gsh, rw.key)
 		if math.IsNaN(g) {

@@ -35,6 +35,27 @@ package cluster
 //
 // Nothing else is accepted on input: indefinite lengths, undefined, simple
 // values, and tags other than the five above are protocol errors.
+//
+// Against fxamacker/cbor/v2 v2.10.0, set as close to this as its options
+// go (the same tags for Atom and Pid, bytewise-sorted maps, int64
+// integers, map[any]any), on the messages that cross the wire
+// (BenchmarkCodec; go test -run '^$' -bench Codec -benchtime=300ms
+// -count=3 ./cluster, medians, 2026-12-01 on the shared 2-core machine,
+// noisy):
+//
+//	message                 encode ns/op      decode ns/op, allocs/op
+//	                        this     fx       this          fx
+//	call request (32 B)     141      172      1408, 9       1426, 12
+//	reply (an Atom)         106      164       306, 2        897, 6
+//	send to a pid, with     239      778      1074, 8       4134, 18
+//	  a pid (ping_pong)
+//	call with 1 MiB []byte  70.9 µs  135.6 µs 706 µs, 11    1128 µs, 12
+//
+// Neither allocates to encode into a reused buffer. fxamacker writes a
+// Pid's content as a map of its fields (this codec: a 3-array), decodes
+// integers as int64 (this: int, as the interpreter's values are) and has
+// no bound like DecodeLimits.MaxMemory on what a frame decodes to; matching
+// those would add to its side.
 
 import (
 	"bytes"

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -23,7 +24,7 @@ func DefaultCookiePath() string {
 }
 
 // ReadCookieFile reads the cookie at path, creating it on first use with a
-// fresh random cookie (160 bits) readable by its owner only (mode 0400). A
+// fresh random cookie (32 letters, about 150 bits) readable by its owner only (mode 0400). A
 // cookie file that others can read is refused, with the chmod that fixes it.
 func ReadCookieFile(path string) (string, error) {
 	fi, err := os.Stat(path)
@@ -47,15 +48,37 @@ func ReadCookieFile(path string) (string, error) {
 	return c, nil
 }
 
+// cookieLen is the letters of a cookie that a cookie file is created with.
+const cookieLen = 32
+
+// newCookie draws cookieLen letters A to Z from r, each as likely as the
+// others: 32·log2(26), about 150 bits. A byte of 234 or more (26·9) is
+// skipped, as the modulo would otherwise favour the first 22 letters.
+func newCookie(r io.Reader) (string, error) {
+	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	const limit = 256 - 256%len(letters)
+	out := make([]byte, 0, cookieLen)
+	buf := make([]byte, cookieLen)
+	for len(out) < cookieLen {
+		b := buf[:cookieLen-len(out)]
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", err
+		}
+		for _, c := range b {
+			if int(c) < limit {
+				out = append(out, letters[int(c)%len(letters)])
+			}
+		}
+	}
+	return string(out), nil
+}
+
 func createCookieFile(path string) (string, error) {
-	const letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ" // 32 letters of 26: over 150 bits
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
+	c, err := newCookie(rand.Reader)
+	if err != nil {
 		return "", fmt.Errorf("making a cookie: %w", err)
 	}
-	for i := range b {
-		b[i] = letters[int(b[i])%len(letters)]
-	}
+	b := []byte(c)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) { // another node made it first

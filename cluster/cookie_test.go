@@ -94,3 +94,42 @@ func TestCookieFileEmpty(t *testing.T) {
 		t.Fatalf("an empty cookie file: %v", err)
 	}
 }
+
+// cycleReader yields the bytes 0 to 255, over and over.
+type cycleReader struct{ next byte }
+
+func (r *cycleReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = r.next
+		r.next++
+	}
+	return len(p), nil
+}
+
+// TestCookieLettersUniform draws cookies from every byte value in turn:
+// 117 cookies take 3,744 letters, 16 times each of the 234 byte values
+// kept, so every letter must come exactly 144 times.
+func TestCookieLettersUniform(t *testing.T) {
+	r := &cycleReader{}
+	count := map[rune]int{}
+	for range 117 {
+		c, err := newCookie(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(c) != cookieLen {
+			t.Fatalf("cookie %q: %d letters, want %d", c, len(c), cookieLen)
+		}
+		for _, l := range c {
+			count[l]++
+		}
+	}
+	for l := 'A'; l <= 'Z'; l++ {
+		if count[l] != 144 {
+			t.Errorf("%c drawn %d times, want 144 (%v)", l, count[l], count)
+		}
+	}
+	if len(count) != 26 {
+		t.Errorf("letters drawn: %v", count)
+	}
+}

@@ -22,7 +22,7 @@ var (
 
 	// ErrNotDistributed: this node was started without a name, so it cannot
 	// talk to other nodes.
-	ErrNotDistributed = errors.New("this node is not distributed: start it with -sname NAME or -name NAME")
+	ErrNotDistributed = errors.New("this node is not distributed")
 
 	// ErrNameType: a short-name node and a long-name node refuse each other.
 	ErrNameType = errors.New("short and long node names do not mix")

@@ -137,12 +137,11 @@ func writeRefusal(w io.Writer, msg string) error {
 func nameTypeError(local Atom, localLong bool, peer Atom) error {
 	kind := func(long bool) string {
 		if long {
-			return "long names (-name)"
+			return "long names"
 		}
-		return "short names (-sname)"
+		return "short names"
 	}
-	return fmt.Errorf("%s uses %s and %s uses %s: start both with -sname or both with -name: %w",
-		local, kind(localLong), peer, kind(!localLong), ErrNameType)
+	return fmt.Errorf("%s uses %s and %s uses %s: %w", local, kind(localLong), peer, kind(!localLong), ErrNameType)
 }
 
 // clientHandshake runs the dialing side. On success the connection is ready

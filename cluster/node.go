@@ -780,7 +780,7 @@ func (n *Node) serverSide(conn net.Conn) (net.Conn, hello, error) {
 		return nil, hello{}, n.acceptErlang(conn, first[:], deadline)
 	}
 	if first[0] == 0x16 && first[1] == 0x03 { // a TLS handshake record
-		return nil, hello{}, fmt.Errorf("not a gsh handshake but a TLS one: the peer runs with -tls_cert, -tls_key and -tls_ca, this node without: %w", ErrProtocol)
+		return nil, hello{}, fmt.Errorf("not a gsh handshake but a TLS one: the peer runs with TLS, this node without: %w", ErrProtocol)
 	}
 	them, err := n.serverHandshake(&prefixConn{Conn: conn, prefix: first[:]}, deadline)
 	return conn, them, err

@@ -584,9 +584,10 @@ func (p *Process) Info() ProcessInfo {
 // fills. A process that does not keep up loses the excess, as a message to a
 // process that has ended is lost, and nothing else waits for it. Holding the
 // message instead (backpressure) would hold the link's signal stream, and
-// with it every message, link, monitor, exit signal and call between the two
-// nodes (calls travel as signals): one process that stops reading would
-// stop rpc between its node and the sender's. The sender's side is bounded
+// with it every message, link, monitor, exit signal and rpc cast between
+// the two nodes (calls have streams of their own, but casts travel as
+// signals): one process that stops reading would stop every other process
+// hearing from the sender's node. The sender's side is bounded
 // apart: its signal buffer for a link (maxPendingSignals) and the yamux
 // window.
 //

@@ -63,15 +63,8 @@ func (l *link) signals() *sigWriter {
 }
 
 // write frames v and queues it, in order after the frames written before.
+// A frame over MaxFrameSize is not queued: it fails with ErrTooLarge.
 func (w *sigWriter) write(v any) error {
-	_, err := w.writeLimited(v, w.l.n.cfg.MaxFrameSize)
-	return err
-}
-
-// writeLimited is write for a frame of at most limit bytes: a larger one is
-// not queued, and sent is false (rpc sends such values on a stream of their
-// own, so that they do not hold up the signals behind them).
-func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 	w.mu.Lock()
 	for w.err == nil && len(w.out.buf) > maxPendingSignals {
 		w.cond.Wait()
@@ -79,20 +72,20 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 	if w.err != nil {
 		err := w.err
 		w.mu.Unlock()
-		return false, err
+		return err
 	}
 	if w.s == nil {
 		s, err := w.l.sess.OpenStream()
 		if err != nil {
 			w.err = fmt.Errorf("opening the signal stream to %s: %w", w.l.peer, netErr(err))
 			w.mu.Unlock()
-			return false, w.err
+			return w.err
 		}
 		if !w.l.n.goSystem(w.flush) {
 			s.Close()
 			w.err = fmt.Errorf("sending to %s: %w", w.l.peer, ErrClosed)
 			w.mu.Unlock()
-			return false, w.err
+			return w.err
 		}
 		w.s = s
 		w.out.buf = append(w.out.buf, streamSignal)
@@ -103,16 +96,13 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 	if err != nil {
 		w.out.buf = w.out.buf[:start]
 		w.mu.Unlock()
-		return false, err
+		return err
 	}
 	size := len(out) - start - 4
-	if size > limit {
+	if size > w.l.n.cfg.MaxFrameSize {
 		w.out.buf = out[:start]
 		w.mu.Unlock()
-		if limit < w.l.n.cfg.MaxFrameSize {
-			return false, nil
-		}
-		return false, fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
+		return fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
 	}
 	binary.BigEndian.PutUint32(out[start:], uint32(size))
 	w.out.buf = out
@@ -121,7 +111,7 @@ func (w *sigWriter) writeLimited(v any, limit int) (sent bool, err error) {
 	case w.kick <- struct{}{}:
 	default:
 	}
-	return true, nil
+	return nil
 }
 
 // flush writes what senders queue until the link ends. It leaves the

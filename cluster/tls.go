@@ -161,12 +161,12 @@ func (n *Node) serverTLS(conn net.Conn, first []byte) (*tls.Conn, error) {
 	if string(first) == handshakeMagic {
 		// Read the whole hello, so that the refusal is not lost to a reset.
 		h, _ := readHelloBody(conn)
-		writeRefusal(conn, fmt.Sprintf("%s accepts TLS links only: start this node with -tls_cert, -tls_key and -tls_ca", n.name))
+		writeRefusal(conn, fmt.Sprintf("%s accepts TLS links only", n.name))
 		who := "the peer"
 		if h.name != "" {
 			who = string(h.name)
 		}
-		return nil, fmt.Errorf("a gsh hello without TLS (%s runs without -tls_cert, -tls_key and -tls_ca): %w", who, ErrTLS)
+		return nil, fmt.Errorf("a gsh hello without TLS (%s runs without TLS): %w", who, ErrTLS)
 	}
 	tc := tls.Server(&prefixConn{Conn: conn, prefix: first}, n.cfg.TLS)
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)

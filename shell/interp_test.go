@@ -149,9 +149,7 @@ func TestEvalPanics(t *testing.T) {
 	}
 	// A panic in a go statement is reported, and the process lives on.
 	reported := make(chan any, 1)
-	old := interrupt.OnPanic
-	interrupt.OnPanic = func(v any, _ []byte) { reported <- v }
-	defer func() { interrupt.OnPanic = old }()
+	defer interrupt.SetOnPanic(func(v any, _ []byte) { reported <- v })()
 	if _, err := i.Eval(context.Background(), `go func() { panic("in goroutine") }()`); err != nil {
 		t.Fatal(err)
 	}

@@ -58,9 +58,3 @@ func (w *routedWriter) Write(p []byte) (int, error) {
 	}
 	return w.def.Write(p)
 }
-
-// TakeFrames returns, and forgets, the interpreted frames that a panic in
-// the calling goroutine went through (innermost first), outside Eval: for a
-// spawned process or a remote call that recovered a panic of an interpreted
-// function.
-func (i *Interp) TakeFrames() []string { return takeFrames() }

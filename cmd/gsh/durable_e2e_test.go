@@ -164,7 +164,9 @@ func TestTLSNodes(t *testing.T) {
 	frodo.send(`net_adm.ping(` + g + `)`)
 	frodo.expect("pang")
 	frodo.expectSince(mark, "accepts TLS links only")
+	frodo.expectSince(mark, "links over TLS need -tls_cert, -tls_key and -tls_ca on both nodes")
 	gandalf.expect("without TLS")
+	gandalf.expect("links over TLS need -tls_cert, -tls_key and -tls_ca on both nodes")
 
 	// gandalf, with TLS, cannot reach frodo either.
 	mark = gandalf.mark

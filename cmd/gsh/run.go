@@ -24,6 +24,7 @@ import (
 
 	"gsh/builtins"
 	"gsh/cluster"
+	"gsh/internal/interrupt"
 	"gsh/shell"
 )
 
@@ -198,12 +199,25 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	var sh atomic.Pointer[shell.Shell]
 	nodeLog := func(format string, args ...any) {
+		line := explainLine(fmt.Sprintf(format, args...))
 		if s := sh.Load(); s != nil {
-			s.Logf(format, args...)
+			s.Logf("%s", line)
 			return
 		}
-		logf(format, args...)
+		logf("%s", line)
 	}
+
+	// A panic in a goroutine that interpreted code started: one line above
+	// the prompt once the shell runs, on stderr before.
+	defer interrupt.SetOnPanic(func(v any, _ []byte) {
+		if s := sh.Load(); s != nil {
+			s.Logf("gsh: panic in goroutine: %v", v)
+			return
+		}
+		logMu.Lock()
+		defer logMu.Unlock()
+		fmt.Fprintf(stderr, "gsh: panic in goroutine: %v\n", v)
+	})()
 
 	// What calls served on other nodes print for this one's processes.
 	var outMu sync.Mutex
@@ -313,7 +327,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		eval, completion, promptNode = remote, remote, target
 	}
 	newShell := func(cfg shell.Config) *shell.Shell {
-		cfg.Interp, cfg.Eval, cfg.Complete = in, eval, completion
+		cfg.Interp, cfg.Eval, cfg.Complete = in, explaining{eval}, completion
 		s := shell.New(cfg)
 		history.Store(s)
 		return s

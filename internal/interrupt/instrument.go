@@ -300,7 +300,7 @@ func atomLiteral(e ast.Expr) *ast.BasicLit {
 //     and range body;
 //   - a statement `go f(a, b)` becomes `_gsh.Go(f, a, b)` (not when the call
 //     uses `...` or f is a builtin), so that a panic in the goroutine is
-//     recovered and reported through OnPanic instead of killing the process;
+//     recovered and reported (see SetOnPanic) instead of killing the process;
 //   - a comparison x == "timeout" or x == "undefined" (either way round,
 //     or with !=) becomes _gsh.SameName(x, "timeout"), which holds
 //     when x is the atom that receive or a lookup gives, which is not a

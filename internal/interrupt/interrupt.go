@@ -35,7 +35,7 @@
 // doomed goroutine after a grace period.
 //
 // [Go] replaces interpreted go statements so that a panic in an interpreted
-// goroutine is reported through [OnPanic] instead of killing the process.
+// goroutine is reported through [SetOnPanic]'s function instead of killing the process.
 package interrupt
 
 import (
@@ -359,10 +359,28 @@ func GoroutineID() int64 {
 	return id
 }
 
-// OnPanic is called, in the goroutine that panicked, with the value and stack
-// of a panic in a function started by Go. It may be replaced (before any Go
-// runs) to log elsewhere; the default prints one line to os.Stderr.
-var OnPanic = func(v any, stack []byte) {
+// onPanic is what SetOnPanic set; nil for the default.
+var onPanic atomic.Pointer[func(v any, stack []byte)]
+
+// SetOnPanic makes f what reports, in the goroutine that panicked, the
+// value and stack of a panic in a function started by Go, until restore is
+// called. Without one (or with f nil) a panic prints one line to os.Stderr;
+// a shell gives one that writes where it keeps its prompt whole.
+func SetOnPanic(f func(v any, stack []byte)) (restore func()) {
+	var p *func(v any, stack []byte)
+	if f != nil {
+		p = &f
+	}
+	old := onPanic.Swap(p)
+	return func() { onPanic.CompareAndSwap(p, old) }
+}
+
+// reportPanic reports a panic in a function started by Go.
+func reportPanic(v any, stack []byte) {
+	if f := onPanic.Load(); f != nil {
+		(*f)(v, stack)
+		return
+	}
 	fmt.Fprintf(os.Stderr, "gsh: panic in goroutine: %v\n", v)
 }
 
@@ -370,7 +388,7 @@ var OnPanic = func(v any, stack []byte) {
 // converted to f's parameter types when they are assignable or convertible
 // (untyped nil becomes the zero value). A panic in f, or a StackOverflow
 // (the goroutine is contained, see Contain), is recovered and reported
-// through OnPanic. The new goroutine inherits the caller's Owner.
+// through SetOnPanic's function. The new goroutine inherits the caller's Owner.
 // Instrumented code calls Go in place of go statements.
 // Go panics in the caller, before starting anything, when f is not a function
 // or the arguments do not fit.
@@ -394,9 +412,7 @@ func Go(f any, args ...any) {
 				v = PanicValue(v)
 				buf := make([]byte, 16<<10)
 				buf = buf[:runtime.Stack(buf, false)]
-				if h := OnPanic; h != nil {
-					h(v, buf)
-				}
+				reportPanic(v, buf)
 			}
 		}()
 		defer Contain()()

@@ -282,9 +282,7 @@ func TestGoRecoversPanic(t *testing.T) {
 		stack string
 	}
 	got := make(chan report, 1)
-	old := OnPanic
-	OnPanic = func(v any, stack []byte) { got <- report{v, string(stack)} }
-	defer func() { OnPanic = old }()
+	defer SetOnPanic(func(v any, stack []byte) { got <- report{v, string(stack)} })()
 
 	i := newTestInterp(t, nil)
 	src, _ := Instrument(`go func() { panic("boom in goroutine") }()`)

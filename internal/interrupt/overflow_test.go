@@ -102,13 +102,11 @@ func (s *syncBuffer) String() string {
 }
 
 // TestGoOverflowReported: an interpreted go statement whose goroutine
-// recurses without end is ended at the limit and reported through OnPanic
+// recurses without end is ended at the limit and reported through SetOnPanic's function
 // with the StackOverflow.
 func TestGoOverflowReported(t *testing.T) {
 	got := make(chan any, 1)
-	old := OnPanic
-	OnPanic = func(v any, _ []byte) { got <- v }
-	defer func() { OnPanic = old }()
+	defer SetOnPanic(func(v any, _ []byte) { got <- v })()
 
 	out := &syncBuffer{}
 	i := newTestInterp(t, nil, out)
