@@ -44,16 +44,100 @@ func (i *Interp) checkAssignments(p *interrupt.Parsed, r *resolver, file string)
 		line, col := inputPosition(p, at.Pos())
 		found = &CompileError{File: file, Line: line, Col: col, Msg: msg}
 	}
+	// Calls standing where Go takes any number of results: a statement of
+	// their own, the one value of an assignment (checked above), of a
+	// return or of another call's arguments (f(g())). Anywhere else a
+	// call must have one result, as Go requires; the interpreter would
+	// take the first of several and drop the rest.
+	free := map[*ast.CallExpr]bool{}
+	one := func(xs []ast.Expr) {
+		if len(xs) == 1 {
+			if c, ok := ast.Unparen(xs[0]).(*ast.CallExpr); ok {
+				free[c] = true
+			}
+		}
+	}
 	ast.Inspect(p.File, func(n ast.Node) bool {
 		switch n := n.(type) {
 		case *ast.AssignStmt:
 			if n.Tok == token.DEFINE || n.Tok == token.ASSIGN {
 				check(n.Lhs[0], len(n.Lhs), n.Rhs)
 			}
+			one(n.Rhs)
 		case *ast.ValueSpec:
 			check(n.Names[0], len(n.Names), n.Values)
+			one(n.Values)
+		case *ast.ExprStmt:
+			one([]ast.Expr{n.X})
+		case *ast.GoStmt:
+			free[n.Call] = true
+		case *ast.DeferStmt:
+			free[n.Call] = true
+		case *ast.ReturnStmt:
+			one(n.Results)
+		case *ast.CallExpr:
+			one(n.Args)
 		}
 		return found == nil
+	})
+	if found != nil {
+		return found
+	}
+	// return f() in a function whose results are not f's.
+	checkReturns := func(ft *ast.FuncType, body *ast.BlockStmt) {
+		if body == nil {
+			return
+		}
+		want := ft.Results.NumFields()
+		ast.Inspect(body, func(n ast.Node) bool {
+			switch n := n.(type) {
+			case *ast.FuncLit:
+				return false // its returns are its own
+			case *ast.ReturnStmt:
+				if found != nil || len(n.Results) != 1 {
+					return found == nil
+				}
+				call, ok := ast.Unparen(n.Results[0]).(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				if k, ok := r.results(call.Fun); ok && k != want && !(k == 1 && want == 1) {
+					line, col := inputPosition(p, n.Pos())
+					found = &CompileError{File: file, Line: line, Col: col,
+						Msg: fmt.Sprintf("%s: have %s from %s, want %d", map[bool]string{true: "too many return values", false: "not enough return values"}[k > want], plural(k, "value"), p.Text(call.Fun), want)}
+				}
+			}
+			return found == nil
+		})
+	}
+	ast.Inspect(p.File, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.FuncDecl:
+			checkReturns(n.Type, n.Body)
+		case *ast.FuncLit:
+			checkReturns(n.Type, n.Body)
+		}
+		return found == nil
+	})
+	if found != nil {
+		return found
+	}
+	ast.Inspect(p.File, func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || found != nil || free[call] {
+			return found == nil
+		}
+		k, ok := r.results(call.Fun)
+		if !ok || k == 1 {
+			return true
+		}
+		msg := fmt.Sprintf("%s (no value) used as value", p.Text(call))
+		if k > 1 {
+			msg = fmt.Sprintf("multiple-value %s (%s) in single-value context", p.Text(call), plural(k, "value"))
+		}
+		line, col := inputPosition(p, call.Pos())
+		found = &CompileError{File: file, Line: line, Col: col, Msg: msg}
+		return false
 	})
 	return found
 }

@@ -23,6 +23,12 @@ func TestAssignmentMismatch(t *testing.T) {
 		{"func h() (int, error) { return 2, nil }\nvar y = h()", `2:5: assignment mismatch: 1 variable but h returns 2 values`},
 		{`a, b := strings.ToUpper("x")`, `1:1: assignment mismatch: 2 variables but strings.ToUpper returns 1 value`},
 		{`x := fmt.Println()`, `1:1: assignment mismatch: 1 variable but fmt.Println returns 2 values`},
+		// Several results where one value is wanted, and returns of the
+		// wrong count: the interpreter would keep the first result.
+		{`pair() == 1`, `1:1: multiple-value pair() (2 values) in single-value context`},
+		{`s := []any{strconv.Atoi("3")}`, `1:12: multiple-value strconv.Atoi("3") (2 values) in single-value context`},
+		{`strconv.Atoi("3") + 1`, `1:1: multiple-value strconv.Atoi("3") (2 values) in single-value context`},
+		{"func one() int { return pair() }", `1:18: too many return values: have 2 values from pair, want 1`},
 	} {
 		_, err := i.Eval(ctx, c.src)
 		var ce *CompileError
@@ -38,6 +44,11 @@ func TestAssignmentMismatch(t *testing.T) {
 		`n, err := strconv.Atoi("1")`,
 		`s := strings.ToUpper("x")`,
 		"func k(pair func() int) int { x := pair(); return x }",
+		`fmt.Println(strconv.Atoi("4"))`,
+		"func two() (int, error) { return pair() }",
+		`pair()`,
+		`if v, err := strconv.Atoi("5"); err == nil { _ = v }`,
+		"func lit() { f := func() (int, error) { return pair() }; f() }",
 		`strconv := func(s string) int { return 1 }; n2 := strconv("x")`,
 	} {
 		if _, err := i.Eval(ctx, src); err != nil {
