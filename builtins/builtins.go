@@ -68,6 +68,7 @@ type Env struct {
 	reserved  cluster.Modules // served ahead of the interpreter's functions (see Serve)
 	stdlibIdx map[string]string
 	docs      []Doc
+	obs       observerState
 }
 
 // Doc describes one builtin for help().
@@ -99,9 +100,10 @@ func New(node *cluster.Node) *Env {
 			"whereis":    reflect.ValueOf(e.whereis),
 			"registered": reflect.ValueOf(node.Registered),
 		},
-		"net_adm": {"ping": reflect.ValueOf(e.ping)},
-		"init":    {"stop": reflect.ValueOf(e.stop)},
-		"code":    {"load_source": reflect.ValueOf(e.loadSource)},
+		"net_adm":  {"ping": reflect.ValueOf(e.ping)},
+		"init":     {"stop": reflect.ValueOf(e.stop)},
+		"code":     {"load_source": reflect.ValueOf(e.loadSource)},
+		"observer": e.observerModule(),
 	}
 	return e
 }
@@ -501,6 +503,7 @@ func (e *Env) Symbols() interp.Exports {
 			"names": v(e.names),
 		},
 		PathPrefix + "/lib_chan/lib_chan": e.libChanSymbols(),
+		PathPrefix + "/observer/observer": e.observerSymbols(),
 		PathPrefix + "/erlang/erlang": {
 			"node":  v(e.node),
 			"nodes": v(e.nodes),
