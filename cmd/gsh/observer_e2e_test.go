@@ -152,10 +152,9 @@ func TestObserverPage(t *testing.T) {
 	waitJS(t, ctx, "gandalf's kvs", `document.querySelector('#kvs tbody').textContent.includes('fine')`, 5*time.Second)
 	waitJS(t, ctx, "the global name", `document.querySelector('#globals tbody').textContent.includes('ring')`, 5*time.Second)
 	if path := os.Getenv("GSH_OBSERVER_SCREENSHOT"); path != "" {
-		// Load for the charts, then the picture the README shows.
-		bilbo.send(fmt.Sprintf(`for i := 0; i < 2000; i++ { rpc.call(%q, "erlang", "node") }`, node("gandalf")))
-		bilbo.send(`"calls done"`)
-		bilbo.expect("calls done")
+		// Steady load for the charts, then the picture the README shows.
+		bilbo.send(fmt.Sprintf(`spawn(func() { for { rpc.call(%q, "erlang", "node"); send(at("sink", %q), 1); time.Sleep(2 * time.Millisecond) } })`, node("gandalf"), node("bilbo")))
+		waitJS(t, ctx, "a few seconds of load", `document.querySelector('#load-node').textContent.includes('· last 8 s') && document.querySelectorAll('.chart .value')[1].textContent !== '0'`, 20*time.Second)
 		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 		if err != nil {
 			t.Fatal(err)

@@ -454,6 +454,9 @@ func (s *Server) gather(ctx context.Context) []byte {
 			ns.Since = now.UnixMilli()
 		}
 		ns.Up, ns.Error, ns.Info = true, "", a.info
+		if !ns.prevTime.IsZero() && now.Sub(ns.prevTime) < s.opt.Interval/2 {
+			continue // too soon after the last sample for a rate
+		}
 		smp := Sample{T: now.UnixMilli(), Memory: a.info.Load.Memory, Goroutines: a.info.Load.Goroutines}
 		if !ns.prevTime.IsZero() {
 			dt := now.Sub(ns.prevTime).Seconds()
