@@ -348,4 +348,3 @@ func BenchmarkObserverCost(b *testing.B) {
 		})
 	}
 }
-
