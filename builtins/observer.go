@@ -162,18 +162,14 @@ func (e *Env) ObserverInfo() *observer.NodeInfo {
 	return info
 }
 
-// observerInfoWire is ObserverInfo as a wire value: a map of lists, maps,
-// strings and numbers.
-func (e *Env) observerInfoWire() (any, error) {
+// observerInfoWire is ObserverInfo for the wire: its JSON encoding, which
+// the observer's page reads as it is.
+func (e *Env) observerInfoWire() (string, error) {
 	b, err := json.Marshal(e.ObserverInfo())
 	if err != nil {
-		return nil, fmt.Errorf("describing %s for the observer: %w", e.Node.Name(), err)
+		return "", fmt.Errorf("describing %s for the observer: %w", e.Node.Name(), err)
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("describing %s for the observer: %w", e.Node.Name(), err)
-	}
-	return m, nil
+	return string(b), nil
 }
 
 // observerKill ends a process of this node, given as printed (<n@h.42>).
@@ -276,12 +272,12 @@ func (s observerSource) Info(ctx context.Context, node string) (*observer.NodeIn
 	if err != nil {
 		return nil, fmt.Errorf("asking %s for the observer: %w", node, err)
 	}
-	b, err := json.Marshal(jsonValue(v))
-	if err != nil {
-		return nil, fmt.Errorf("reading what %s told the observer: %w", node, err)
+	b, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("%s told the observer a %T, not its description: %w", node, v, cluster.ErrProtocol)
 	}
 	info := &observer.NodeInfo{}
-	if err := json.Unmarshal(b, info); err != nil {
+	if err := json.Unmarshal([]byte(b), info); err != nil {
 		return nil, fmt.Errorf("reading what %s told the observer: %w", node, err)
 	}
 	return info, nil
@@ -300,34 +296,3 @@ func (s observerSource) Watch(f func(node string, up bool)) (stop func()) {
 	return s.e.Node.Watch(func(peer cluster.Atom, up bool, _ error) { f(string(peer), up) })
 }
 
-// jsonValue turns a wire value into one encoding/json takes: maps keyed by
-// strings.
-func jsonValue(v any) any {
-	switch x := v.(type) {
-	case map[any]any:
-		m := make(map[string]any, len(x))
-		for k, val := range x {
-			m[fmt.Sprint(k)] = jsonValue(val)
-		}
-		return m
-	case []any:
-		out := make([]any, len(x))
-		for k, val := range x {
-			out[k] = jsonValue(val)
-		}
-		return out
-	}
-	return v
-}
-
-func init() {
-	docs = append(docs,
-		Doc{"observer.start", "func observer.start(opts ...observer.Options) (string, error)", "serve a web page that shows the whole cluster (Erlang's observer:start()); gives its address, token included",
-			`The page shows the nodes and their links, each node's processes (mailbox,
-dropped messages, memory, links and monitors), load charts, the kvs and the
-global names, updated live. It listens on 127.0.0.1 on a free port, and only
-reads; observer.start(observer.Options{Addr: "0.0.0.0:8080", Kill: true})
-listens elsewhere (with a warning) and lets the page kill processes.`},
-		Doc{"observer.stop", "func observer.stop() bool", "stop this node's observer page; false when none runs", ""},
-	)
-}

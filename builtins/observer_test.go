@@ -348,3 +348,31 @@ func BenchmarkObserverCost(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkObserverInfo is the observer's work for one node in one
+// gathering (it gathers once a second while a page is open): what a node
+// with 1,000 processes tells of itself, read in place and over rpc.
+func BenchmarkObserverInfo(b *testing.B) {
+	ns := startObserverNodes(b, []string{"a", "b"}, nil)
+	x, y := ns[0].node, ns[1].node
+	for range 1000 {
+		y.Spawn(func(p *cluster.Process) { <-p.Context().Done() }, nil)
+	}
+	b.Run("local", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if info := ns[1].env.ObserverInfo(); info.ProcessCount < 1000 {
+				b.Fatalf("%d processes", info.ProcessCount)
+			}
+		}
+	})
+	b.Run("rpc", func(b *testing.B) {
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := x.Call(ctx, y.Name(), "observer", "info"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

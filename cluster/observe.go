@@ -88,22 +88,26 @@ func (n *Node) ProcessDetails(limit int) (ds []ProcessDetail, total int) {
 	}
 	pt.mu.RUnlock()
 	total = len(ps)
-	lens := make(map[*Process]int, len(ps))
-	for _, p := range ps {
-		lens[p] = p.MailboxLen()
+	type entry struct {
+		p *Process
+		n int
 	}
-	slices.SortFunc(ps, func(a, b *Process) int {
-		if lens[a] != lens[b] {
-			return lens[b] - lens[a]
-		}
-		return comparePid(a.pid, b.pid)
-	})
-	if limit > 0 && len(ps) > limit {
-		ps = ps[:limit]
-	}
-	ds = make([]ProcessDetail, len(ps))
+	es := make([]entry, len(ps))
 	for k, p := range ps {
-		ds[k] = p.Detail()
+		es[k] = entry{p, p.MailboxLen()}
+	}
+	slices.SortFunc(es, func(a, b entry) int {
+		if a.n != b.n {
+			return b.n - a.n
+		}
+		return comparePid(a.p.pid, b.p.pid)
+	})
+	if limit > 0 && len(es) > limit {
+		es = es[:limit]
+	}
+	ds = make([]ProcessDetail, len(es))
+	for k, e := range es {
+		ds[k] = e.p.Detail()
 	}
 	return ds, total
 }
