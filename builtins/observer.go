@@ -295,4 +295,3 @@ func (s observerSource) Kill(ctx context.Context, node, pid string) error {
 func (s observerSource) Watch(f func(node string, up bool)) (stop func()) {
 	return s.e.Node.Watch(func(peer cluster.Atom, up bool, _ error) { f(string(peer), up) })
 }
-
