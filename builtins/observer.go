@@ -66,7 +66,7 @@ func (e *Env) StartObserver(opt ObserverOptions) (string, error) {
 	}
 	srv, err := observer.Start(observerSource{e}, observer.Options{Addr: opt.Addr, AllowKill: opt.Kill})
 	if err != nil {
-		return "", fmt.Errorf("observer.start: %w", err)
+		return "", err
 	}
 	p := e.Node.NewProcess()
 	p.SetWhat("observer " + srv.Addr().String())
@@ -110,7 +110,11 @@ func (e *Env) observerStart(opts ...ObserverOptions) (string, error) {
 			return "", fmt.Errorf("observer.start: the address is HOST:PORT, as \"127.0.0.1:8080\", not %q: %w", opt.Addr, cluster.ErrBadArgs)
 		}
 	}
-	return e.StartObserver(opt)
+	url, err := e.StartObserver(opt)
+	if err != nil {
+		return "", fmt.Errorf("observer.start: %w", err)
+	}
+	return url, nil
 }
 
 func (e *Env) observerSymbols() map[string]reflect.Value {

@@ -183,3 +183,21 @@ func TestObserverPage(t *testing.T) {
 		t.Errorf("gandalf printed a panic:\n%s", gandalf.out)
 	}
 }
+
+// TestObserverFlags: -observer with an address it cannot serve on, and
+// -observer_kill alone, are refused with a message saying why.
+func TestObserverFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-observer_kill", "-eval", "1"}, "-observer_kill goes with -observer ADDR"},
+		{[]string{"-observer", "localhost", "-eval", "1"}, "-observer localhost: starting the observer on localhost: listen tcp: address localhost: missing port in address"},
+	} {
+		var out strings.Builder
+		err := run(context.Background(), c.args, strings.NewReader(""), &out, &out)
+		if err == nil || err.Error() != c.want {
+			t.Errorf("gsh %q: %v, want %s", c.args, err, c.want)
+		}
+	}
+}
