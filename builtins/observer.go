@@ -299,3 +299,15 @@ func (s observerSource) Kill(ctx context.Context, node, pid string) error {
 func (s observerSource) Watch(f func(node string, up bool)) (stop func()) {
 	return s.e.Node.Watch(func(peer cluster.Atom, up bool, _ error) { f(string(peer), up) })
 }
+
+func init() {
+	docs = append(docs,
+		Doc{"observer.start", "func observer.start(opts ...observer.Options) (string, error)", "serve a web page that shows the whole cluster (Erlang's observer:start()); gives its address, token included",
+			`The page shows the nodes and their links, each node's processes (mailbox,
+dropped messages, memory, links and monitors), load charts, the kvs and the
+global names, updated live. It listens on 127.0.0.1 on a free port, and only
+reads; observer.start(observer.Options{Addr: "0.0.0.0:8080", Kill: true})
+listens elsewhere (with a warning) and lets the page kill processes.`},
+		Doc{"observer.stop", "func observer.stop() bool", "stop this node's observer page; false when none runs", ""},
+	)
+}
