@@ -73,6 +73,7 @@ type Env struct {
 	reserved  cluster.Modules // served ahead of the interpreter's functions (see Serve)
 	stdlibIdx map[string]string
 	docs      []Doc
+	obs       observerState
 }
 
 // Doc describes one builtin for help().
@@ -108,9 +109,10 @@ func New(node *cluster.Node) *Env {
 			"is_process_alive": reflect.ValueOf(e.processAlive),
 			"process_info":     reflect.ValueOf(e.localProcessInfo),
 		},
-		"net_adm": {"ping": reflect.ValueOf(e.ping)},
-		"init":    {"stop": reflect.ValueOf(e.stop)},
-		"code":    {"load_source": reflect.ValueOf(e.loadSource)},
+		"net_adm":  {"ping": reflect.ValueOf(e.ping)},
+		"init":     {"stop": reflect.ValueOf(e.stop)},
+		"code":     {"load_source": reflect.ValueOf(e.loadSource)},
+		"observer": e.observerModule(),
 	}
 	return e
 }
@@ -547,6 +549,7 @@ func (e *Env) Symbols() interp.Exports {
 			"names": v(e.names),
 		},
 		PathPrefix + "/lib_chan/lib_chan": e.libChanSymbols(),
+		PathPrefix + "/observer/observer": e.observerSymbols(),
 		PathPrefix + "/erlang/erlang": {
 			"node":         v(e.node),
 			"nodes":        v(e.nodes),

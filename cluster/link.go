@@ -513,6 +513,7 @@ func (n *Node) serve(from Atom, req request) (result any, err error) {
 
 // serveCtx is serve within ctx.
 func (n *Node) serveCtx(ctx context.Context, from Atom, req request) (result any, err error) {
+	n.procs().stats.served.Add(1)
 	switch req.module {
 	case spawnModule:
 		if from != n.name {
@@ -785,6 +786,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		ctx, cancel = context.WithTimeout(ctx, n.cfg.CallTimeout)
 		defer cancel()
 	}
+	n.procs().stats.calls.Add(1)
 	if peer == n.name {
 		return n.localCall(ctx, module, function, args)
 	}

@@ -131,6 +131,7 @@ type processTable struct {
 	mailboxLimit atomic.Int64
 	castOnce     sync.Once
 	casts        *castTable
+	stats        nodeStats
 }
 
 func (n *Node) procs() *processTable {
@@ -468,12 +469,16 @@ func (p *Process) MonitorNodes(on bool) {
 
 // Deliver puts msg in the process's mailbox. It never drops it: the mailbox
 // limit applies to messages from other nodes only.
-func (p *Process) Deliver(msg any) { p.mbox.put(msg) }
+func (p *Process) Deliver(msg any) {
+	p.node.procs().stats.messages.Add(1)
+	p.mbox.put(msg)
+}
 
 // deliverRemote puts a message that came from node from, wireSize bytes on
 // the wire, in the mailbox, or drops it when the mailbox is over its limit
 // (see DefaultMailboxLimit). It reports whether the message was queued.
 func (p *Process) deliverRemote(from Atom, msg any, wireSize int) bool {
+	p.node.procs().stats.messages.Add(1)
 	ok, first := p.mbox.putRemote(msg, wireSize+mailboxMsgCost)
 	if first {
 		p.mbox.mu.Lock()

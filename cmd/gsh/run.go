@@ -52,6 +52,8 @@ type options struct {
 	procs               int
 	quiet               bool
 	services            string
+	observer            string
+	observerKill        bool
 }
 
 const usageText = `usage: gsh [flags] [file.gsh [args...]]
@@ -96,6 +98,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.kvsDir, "kvs_dir", "", "keep this node's kvs on disk in `DIR`, across restarts (default: in memory)")
 	fs.IntVar(&o.procs, "procs", cluster.DefaultMaxProcesses, "run at most `N` processes (Erlang's +P): spawns and casts past it fail")
 	fs.StringVar(&o.services, "services", "", "offer the services in this JSON `FILE` to clients that are not nodes (lib_chan.connect)")
+	fs.StringVar(&o.observer, "observer", "", "serve the observer page (observer.start()) on `ADDR`, as 127.0.0.1:0; another than a loopback address is warned of")
+	fs.BoolVar(&o.observerKill, "observer_kill", false, "let the observer page kill processes (with -observer)")
 	fs.StringVar(&o.remsh, "remsh", "", "a remote shell: evaluate the input on `NODE` (NAME@HOST, or NAME on this host) and print here")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usageText)
@@ -128,6 +132,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.sname != "" && o.name != "" {
 		return nil, errors.New("give -sname or -name, not both")
+	}
+	if o.observerKill && o.observer == "" {
+		return nil, errors.New("-observer_kill goes with -observer ADDR")
 	}
 	if tls := o.tlsCert + o.tlsKey + o.tlsCA; tls != "" && (o.tlsCert == "" || o.tlsKey == "" || o.tlsCA == "") {
 		return nil, errors.New("TLS needs all of -tls_cert, -tls_key and -tls_ca")
@@ -312,6 +319,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		defer stop()
+	}
+	if o.observer != "" {
+		url, err := env.StartObserver(builtins.ObserverOptions{Addr: o.observer, Kill: o.observerKill})
+		if err != nil {
+			return fmt.Errorf("-observer %s: %w", o.observer, err)
+		}
+		defer env.StopObserver()
+		nodeLog("observer on %s", url)
 	}
 
 	// The inputs are evaluated here, or on another node (-remsh).
