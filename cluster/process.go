@@ -220,6 +220,10 @@ func (p *Process) run(f func(p *Process)) {
 	defer func() {
 		if r := recover(); r != nil {
 			reason = panicReason(p, r)
+		} else if ee, ok := context.Cause(p.ctx).(*ExitError); ok {
+			// Killed (an exit signal, exit(pid, why)) while its body
+			// returned: the reason is the kill's, however the body ended.
+			reason = ee.Reason
 		}
 		p.Exit(reason)
 	}()

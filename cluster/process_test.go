@@ -423,3 +423,18 @@ func BenchmarkIdleProcess(b *testing.B) {
 		p.Kill(nil)
 	}
 }
+
+// TestKilledProcessReason: a process killed while its body returns as its
+// context ends exits with the kill's reason, never normal. Kill cancels the
+// context before it records the reason; the body may return in between,
+// which the test makes certain by cancelling alone.
+func TestKilledProcessReason(t *testing.T) {
+	c := newTestCluster(t)
+	n := c.start("a", "abc")
+	p := n.Spawn(func(p *Process) { <-p.Context().Done() }, nil)
+	p.cancel(&ExitError{Reason: Killed}) // as Kill does first
+	<-p.Done()
+	if r := p.Reason(); r != Killed {
+		t.Fatalf("a killed process ended with %v", r)
+	}
+}
