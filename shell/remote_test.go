@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"gsh/internal/gshtest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -116,13 +117,7 @@ func TestRemoteOutputIsPerEvaluation(t *testing.T) {
 	if err != nil || res.Output != "mine\nmine too\n" {
 		t.Fatalf("%#v, %v", res, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for !strings.Contains(out.String(), "beside 2") {
-		if time.Now().After(deadline) {
-			t.Fatalf("the node printed %q", out.String())
-		}
-		time.Sleep(time.Millisecond)
-	}
+	gshtest.Eventually(t, 5*time.Second, "the node printing beside 2", func() bool { return strings.Contains(out.String(), "beside 2") })
 	if strings.Contains(out.String(), "mine") {
 		t.Errorf("the node printed the session's output: %q", out.String())
 	}
@@ -137,19 +132,11 @@ func TestRemoteInterrupt(t *testing.T) {
 		done <- err
 	}()
 	// Wait until it runs over there.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	gshtest.Eventually(t, 10*time.Second, "the evaluation starting", func() bool {
 		srv.mu.Lock()
-		running := srv.running["bilbo@h/1"] != nil
-		srv.mu.Unlock()
-		if running {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the evaluation did not start")
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer srv.mu.Unlock()
+		return srv.running["bilbo@h/1"] != nil
+	})
 	cancel()
 	select {
 	case err := <-done:
@@ -178,7 +165,7 @@ func TestRemoteInterrupt(t *testing.T) {
 		_, err := r.Eval(context.Background(), `for {}`)
 		done2 <- err
 	}()
-	deadline = time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
 		srv.DropNode("bilbo@h")
 		select {
@@ -205,13 +192,7 @@ func TestRemoteInterruptWhileWaiting(t *testing.T) {
 	go func() { srv.Interp.Eval(local, `for {}`); close(localDone) }()
 	defer func() { cancelLocal(); <-localDone }()
 	// The local evaluation holds the interpreter: give it time to start.
-	deadline := time.Now().Add(10 * time.Second)
-	for srv.Interp.evalG.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the local evaluation did not start")
-		}
-		time.Sleep(time.Millisecond)
-	}
+	gshtest.Eventually(t, 10*time.Second, "the local evaluation starting", func() bool { return srv.Interp.evalG.Load() != 0 })
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	t0 := time.Now()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"gsh/cluster"
 )
@@ -125,19 +123,7 @@ func TestErlangReadmeSession(t *testing.T) {
 // waitRegistered waits until the port mapper on port lists name.
 func waitRegistered(t *testing.T, port, name string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		_, err := cluster.LookupNode(ctx, "127.0.0.1:"+port, name)
-		cancel()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not register: %v", name, err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	mapperHas(t, "127.0.0.1:"+port, name, true)
 }
 
 // TestElixirBothWays: an iex node calls gsh and gsh calls it, and they

@@ -1,5 +1,6 @@
 // Package gshtest holds what the tests that run the real gsh binary share:
-// building it once, and collecting a process's output to wait on.
+// building it once, collecting a process's output to wait on, and waiting
+// for a condition.
 package gshtest
 
 import (
@@ -86,6 +87,22 @@ func (o *Output) WaitFor(t testing.TB, from int, text string, timeout time.Durat
 		case <-ch:
 		case <-deadline.C:
 			t.Fatalf("no %q within %v; output after offset %d:\n%s", text, timeout, from, s[from:])
+		}
+	}
+}
+
+// Eventually waits until cond holds, checking it every millisecond, and
+// fails the test saying what did not happen when timeout passes first.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline:
+			t.Fatalf("waited %v in vain: %s", timeout, what)
 		}
 	}
 }
