@@ -15,7 +15,8 @@ import (
 // together, and yamux's send loop never waits on the network.
 type frameConn struct {
 	net.Conn
-	held []byte // a data frame's header, waiting for its body
+	held []byte      // a data frame's header, waiting for its body
+	rd   *fastReader // what yamux reads through, on a link with fast calls
 
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when the flusher takes the queue
@@ -61,10 +62,52 @@ func (c *frameConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (c *frameConn) Read(p []byte) (int, error) {
+	if c.rd != nil {
+		return c.rd.Read(p)
+	}
+	return c.Conn.Read(p)
+}
+
+// writeNow writes b (whole frames) from the calling goroutine when no
+// flusher is writing, and then what others queued meanwhile; otherwise it
+// queues b for the flusher. Either way no other goroutine has to run for b
+// to go out when the connection is idle.
+func (c *frameConn) writeNow(b []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for c.err == nil && len(c.queue.buf) > maxQueuedWrite {
+		c.cond.Wait()
+	}
+	if c.err != nil {
+		return c.err
+	}
+	if c.flushing {
+		c.queue.buf = append(c.queue.buf, b...)
+		return nil
+	}
+	c.flushing = true
+	c.mu.Unlock()
+	_, err := c.Conn.Write(b)
+	c.mu.Lock()
+	if err != nil {
+		c.err = err
+		c.Conn.Close()
+	}
+	c.flushLocked()
+	return err
+}
+
 // flush writes the queue until it is empty.
 func (c *frameConn) flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.flushLocked()
+}
+
+// flushLocked writes the queue until it is empty, with c.mu held (it lets
+// go of it while writing), and ends the flushing.
+func (c *frameConn) flushLocked() {
 	for len(c.queue.buf) > 0 && c.err == nil {
 		b := c.queue.take()
 		c.cond.Broadcast()
