@@ -204,7 +204,7 @@ func (l *link) serveFast(id uint64, body []byte) error {
 	}
 	req, ok := parseRequest(v)
 	if !ok {
-		l.replyFast(id, nil, fmt.Errorf("malformed request: %w", ErrProtocol))
+		l.replyFast(id, nil, fmt.Errorf("malformed request: %w", ErrProtocol), true)
 		return nil
 	}
 	if n.inline(req) {
@@ -216,7 +216,7 @@ func (l *link) serveFast(id uint64, body []byte) error {
 		if !l.refusing.Swap(true) {
 			n.logf("%s has %d calls running on this node, the most it may (cluster.Config.MaxStreams): refusing new ones", l.peer, n.cfg.MaxStreams)
 		}
-		l.replyFast(id, nil, fmt.Errorf("%s refuses a call from %s, which has %d running already: %w", n.name, l.peer, n.cfg.MaxStreams, ErrTooLarge))
+		l.replyFast(id, nil, fmt.Errorf("%s refuses a call from %s, which has %d running already: %w", n.name, l.peer, n.cfg.MaxStreams, ErrTooLarge), true)
 		return nil
 	}
 	ctx, cancel := context.WithCancel(n.ctx)
@@ -253,7 +253,7 @@ func (l *link) runFast(ctx context.Context, id uint64, req request, inline bool)
 	c := n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
 	after := &afterReply{}
 	result, err := n.serveCtx(context.WithValue(ctx, afterReplyKey{}, after), l.peer, req)
-	l.replyFast(id, result, err)
+	l.replyFast(id, result, err, inline)
 	n.sv.end(c)
 	if after.pending() {
 		run := func() {
@@ -270,7 +270,7 @@ func (l *link) runFast(ctx context.Context, id uint64, req request, inline bool)
 
 // replyFast sends the reply to the fast call id: the result, or the error
 // as a RemoteError naming this node, in pieces of at most fastChunk bytes.
-func (l *link) replyFast(id uint64, result any, err error) {
+func (l *link) replyFast(id uint64, result any, err error, reader bool) {
 	n := l.n
 	out := appendFastHeader(make([]byte, 0, 512), fastReply, id)
 	var v any = result
@@ -287,7 +287,7 @@ func (l *link) replyFast(id uint64, result any, err error) {
 	}
 	if len(out)-fastHeader <= fastChunk {
 		putFastLength(out, 0)
-		l.writeFast(out)
+		l.writeFast(out, reader)
 		return
 	}
 	body := out[fastHeader:]
@@ -300,18 +300,19 @@ func (l *link) replyFast(id uint64, result any, err error) {
 		}
 		piece = append(appendFastHeader(piece[:0], typ, id), body[:k]...)
 		putFastLength(piece, 0)
-		if !l.writeFast(piece) {
+		if !l.writeFast(piece, reader) {
 			return
 		}
 		body = body[k:]
 	}
 }
 
-// writeFast writes a fast frame. When the write fails, the connection is
-// closed (see frameConn.writeNow), which ends the session and the link with
-// that reason.
-func (l *link) writeFast(b []byte) bool {
-	if err := l.fc.writeNow(b); err != nil {
+// writeFast writes a fast frame; reader says the goroutine that reads the
+// link writes it (see frameConn.writeNow). When the write fails, the
+// connection is closed, which ends the session and the link with that
+// reason.
+func (l *link) writeFast(b []byte, reader bool) bool {
+	if err := l.fc.writeNow(b, reader); err != nil {
 		err = fmt.Errorf("write failed: %w", err)
 		l.fastErr.CompareAndSwap(nil, &err)
 		return false
@@ -373,7 +374,7 @@ func (l *link) callFast(ctx context.Context, module, function string, args []any
 		delete(l.fastWaiting, id)
 		l.mu.Unlock()
 	}
-	if !l.writeFast(out) {
+	if !l.writeFast(out, false) {
 		forget()
 		return nil, true, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(*l.fastErr.Load()))
 	}
@@ -389,7 +390,7 @@ func (l *link) callFast(ctx context.Context, module, function string, args []any
 		}
 	case <-ctx.Done():
 		forget()
-		l.writeFast(appendFastHeader(nil, fastCancel, id))
+		l.writeFast(appendFastHeader(nil, fastCancel, id), false)
 		return nil, true, ctxErr(ctx, peer)
 	}
 	v, err = Decode(body)

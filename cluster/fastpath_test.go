@@ -280,3 +280,45 @@ func FuzzFastFrames(f *testing.F) {
 		feedFast(t, n, data, true)
 	})
 }
+
+// TestFastReaderNeverWaitsOnPeer: a peer that sends calls and reads none of
+// the replies does not stop the node reading its link (were two nodes to
+// wait so on each other, neither would read again): a bad frame after
+// megabytes of unread replies still ends the link.
+func TestFastReaderNeverWaitsOnPeer(t *testing.T) {
+	c := newTestCluster(t)
+	n := c.start("n", "abc")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peer, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer peer.Close()
+	conn, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := n.addLink(conn, hello{name: fuzzPeer, flags: flagHidden | flagFastCalls}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	arg := bytes.Repeat([]byte{7}, 60<<10)
+	var data []byte
+	for id := range uint64(300) { // 18 MB of replies
+		data = append(data, fastFrame(fastRequest, id+1, encoded(t, []any{"test", "echo", []any{arg}, 0}))...)
+	}
+	data = append(data, fastFrame(9, 1, nil)...)
+	go peer.Write(data)
+	select {
+	case <-l.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the node stopped reading a link whose peer reads nothing")
+	}
+	if !errors.Is(l.err, ErrProtocol) {
+		t.Fatalf("the link ended with %v, want ErrProtocol", l.err)
+	}
+}

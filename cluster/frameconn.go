@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
+	"os"
 	"sync"
+	"time"
 )
 
 // frameConn is the connection under a link's yamux session. yamux writes
@@ -73,23 +76,50 @@ func (c *frameConn) Read(p []byte) (int, error) {
 // flusher is writing, and then what others queued meanwhile; otherwise it
 // queues b for the flusher. Either way no other goroutine has to run for b
 // to go out when the connection is idle.
-func (c *frameConn) writeNow(b []byte) error {
+//
+// The goroutine that reads the link (reader) must not wait on the peer: were
+// both nodes' readers waiting for the other to read, neither would. It
+// queues without waiting for room, and writes itself only on a TCP
+// connection, for at most readerWriteWait: what is left then goes to the
+// flusher.
+func (c *frameConn) writeNow(b []byte, reader bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.err == nil && len(c.queue.buf) > maxQueuedWrite {
+	for !reader && c.err == nil && len(c.queue.buf) > maxQueuedWrite {
 		c.cond.Wait()
 	}
 	if c.err != nil {
 		return c.err
 	}
-	if c.flushing {
+	tcp, isTCP := c.Conn.(*net.TCPConn)
+	if c.flushing || reader && !isTCP {
 		c.queue.buf = append(c.queue.buf, b...)
+		if !c.flushing {
+			c.flushing = true
+			go c.flush()
+		}
 		return nil
 	}
 	c.flushing = true
 	c.mu.Unlock()
-	_, err := c.Conn.Write(b)
+	var (
+		n   int
+		err error
+	)
+	if reader {
+		tcp.SetWriteDeadline(time.Now().Add(readerWriteWait))
+		n, err = tcp.Write(b)
+		tcp.SetWriteDeadline(time.Time{})
+	} else {
+		n, err = c.Conn.Write(b)
+	}
 	c.mu.Lock()
+	if reader && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The rest goes first, before what others queued meanwhile.
+		c.queue.buf = append(append(make([]byte, 0, len(b)-n+len(c.queue.buf)), b[n:]...), c.queue.buf...)
+		go c.flush()
+		return nil
+	}
 	if err != nil {
 		c.err = err
 		c.Conn.Close()
@@ -97,6 +127,10 @@ func (c *frameConn) writeNow(b []byte) error {
 	c.flushLocked()
 	return err
 }
+
+// readerWriteWait bounds how long the goroutine reading a link writes on
+// its own (see writeNow).
+const readerWriteWait = time.Millisecond
 
 // flush writes the queue until it is empty.
 func (c *frameConn) flush() {
