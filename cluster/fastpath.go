@@ -79,10 +79,27 @@ type fastReader struct {
 	br   *bufio.Reader // the connection
 	left int           // bytes of yamux's current frame still to pass on
 	body []byte
+	out  []byte // replies the reader wrote, to go out together
+}
+
+// flush sends the replies the reader wrote.
+func (r *fastReader) flush() bool {
+	if len(r.out) == 0 {
+		return true
+	}
+	ok := r.l.send(r.out, true)
+	r.out = r.out[:0]
+	if cap(r.out) > maxKeptBatch {
+		r.out = nil
+	}
+	return ok
 }
 
 func (r *fastReader) Read(p []byte) (int, error) {
 	for r.left == 0 {
+		if r.br.Buffered() == 0 {
+			r.flush() // before waiting for more
+		}
 		b, err := r.br.Peek(1)
 		if err != nil {
 			return 0, err
@@ -108,6 +125,7 @@ func (r *fastReader) Read(p []byte) (int, error) {
 	if len(p) > r.left {
 		p = p[:r.left]
 	}
+	r.flush()
 	n, err := r.br.Read(p)
 	r.left -= n
 	return n, err
@@ -312,6 +330,21 @@ func (l *link) replyFast(id uint64, result any, err error, reader bool) {
 // connection is closed, which ends the session and the link with that
 // reason.
 func (l *link) writeFast(b []byte, reader bool) bool {
+	if reader {
+		// Replies wait while more requests are already here, and go out
+		// together (see fastReader.flush).
+		r := l.fc.rd
+		r.out = append(r.out, b...)
+		if len(r.out) < fastChunk {
+			return true
+		}
+		return r.flush()
+	}
+	return l.send(b, false)
+}
+
+// send writes b on the connection (see frameConn.writeNow).
+func (l *link) send(b []byte, reader bool) bool {
 	if err := l.fc.writeNow(b, reader); err != nil {
 		err = fmt.Errorf("write failed: %w", err)
 		l.fastErr.CompareAndSwap(nil, &err)
