@@ -584,3 +584,30 @@ func (e *Env) help(name ...string) {
 	}
 	fmt.Fprintf(e.Out, "no builtin named %q: help() lists them\n", name[0])
 }
+
+// Inline names the calls that HandleCall answers at once (cluster's
+// InlineHandler): the builtin kvs and erlang functions that only read or
+// change this node's memory, unless a function loaded in the interpreter or
+// a module added with Serve stands in for them. A node serves those on the
+// goroutine that reads the caller's link, with no hand-off to another.
+func (e *Env) Inline(module, function string) bool {
+	switch module + "." + function {
+	case "erlang.node", "erlang.nodes", "erlang.byte_size", "erlang.length", "erlang.whereis",
+		"erlang.registered", "erlang.processes", "erlang.is_process_alive", "erlang.process_info",
+		"kvs.lookup":
+	case "kvs.store":
+		if e.KVS.durable() { // a commit to disk
+			return false
+		}
+	default:
+		return false
+	}
+	e.mu.Lock()
+	_, reserved := e.reserved[module]
+	e.mu.Unlock()
+	if reserved {
+		return false
+	}
+	_, shadowed := e.lookup(module, function)
+	return !shadowed
+}

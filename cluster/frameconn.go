@@ -2,8 +2,11 @@ package cluster
 
 import (
 	"encoding/binary"
+	"errors"
 	"net"
+	"os"
 	"sync"
+	"time"
 )
 
 // frameConn is the connection under a link's yamux session. yamux writes
@@ -15,7 +18,8 @@ import (
 // together, and yamux's send loop never waits on the network.
 type frameConn struct {
 	net.Conn
-	held []byte // a data frame's header, waiting for its body
+	held []byte      // a data frame's header, waiting for its body
+	rd   *fastReader // what yamux reads through, on a link with fast calls
 
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when the flusher takes the queue
@@ -61,10 +65,83 @@ func (c *frameConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+func (c *frameConn) Read(p []byte) (int, error) {
+	if c.rd != nil {
+		return c.rd.Read(p)
+	}
+	return c.Conn.Read(p)
+}
+
+// writeNow writes b (whole frames) from the calling goroutine when no
+// flusher is writing, and then what others queued meanwhile; otherwise it
+// queues b for the flusher. Either way no other goroutine has to run for b
+// to go out when the connection is idle.
+//
+// The goroutine that reads the link (reader) must not wait on the peer: were
+// both nodes' readers waiting for the other to read, neither would. It
+// queues without waiting for room, and writes itself only on a TCP
+// connection, for at most readerWriteWait: what is left then goes to the
+// flusher.
+func (c *frameConn) writeNow(b []byte, reader bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for !reader && c.err == nil && len(c.queue.buf) > maxQueuedWrite {
+		c.cond.Wait()
+	}
+	if c.err != nil {
+		return c.err
+	}
+	tcp, isTCP := c.Conn.(*net.TCPConn)
+	if c.flushing || reader && !isTCP {
+		c.queue.buf = append(c.queue.buf, b...)
+		if !c.flushing {
+			c.flushing = true
+			go c.flush()
+		}
+		return nil
+	}
+	c.flushing = true
+	c.mu.Unlock()
+	var (
+		n   int
+		err error
+	)
+	if reader {
+		tcp.SetWriteDeadline(time.Now().Add(readerWriteWait))
+		n, err = tcp.Write(b)
+		tcp.SetWriteDeadline(time.Time{})
+	} else {
+		n, err = c.Conn.Write(b)
+	}
+	c.mu.Lock()
+	if reader && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The rest goes first, before what others queued meanwhile.
+		c.queue.buf = append(append(make([]byte, 0, len(b)-n+len(c.queue.buf)), b[n:]...), c.queue.buf...)
+		go c.flush()
+		return nil
+	}
+	if err != nil {
+		c.err = err
+		c.Conn.Close()
+	}
+	c.flushLocked()
+	return err
+}
+
+// readerWriteWait bounds how long the goroutine reading a link writes on
+// its own (see writeNow).
+const readerWriteWait = time.Millisecond
+
 // flush writes the queue until it is empty.
 func (c *frameConn) flush() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.flushLocked()
+}
+
+// flushLocked writes the queue until it is empty, with c.mu held (it lets
+// go of it while writing), and ends the flushing.
+func (c *frameConn) flushLocked() {
 	for len(c.queue.buf) > 0 && c.err == nil {
 		b := c.queue.take()
 		c.cond.Broadcast()

@@ -37,6 +37,7 @@ const (
 
 	flagLongNames = 1 << 0
 	flagHidden    = 1 << 1
+	flagFastCalls = 1 << 2 // the node takes calls as fast frames (fastpath.go)
 
 	statusOK        = 0
 	statusAuth      = 1 // the cookies differ

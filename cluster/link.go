@@ -59,6 +59,13 @@ type link struct {
 	// stream instead of being refused.
 	calls chan struct{}
 
+	// Fast calls (see fastpath.go), when both nodes offer them.
+	fast        bool
+	fastID      atomic.Uint64
+	fastWaiting map[uint64]*fastWait          // calls made, by id (l.mu)
+	fastServed  map[uint64]context.CancelFunc // calls served on goroutines (l.mu)
+	fastErr     atomic.Pointer[error]         // why the fast path ended the link
+
 	once sync.Once
 	err  error // why the link closed, set before done is closed
 	done chan struct{}
@@ -82,6 +89,10 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 	var err error
 	fc := newFrameConn(conn)
 	l.fc = fc
+	if them.flags&flagFastCalls != 0 && n.cfg.FastCalls {
+		l.fast = true
+		fc.rd = &fastReader{l: l, br: bufio.NewReaderSize(conn, 32<<10)}
+	}
 	cfg := n.yamuxConfig()
 	cfg.LogOutput, cfg.Logger = nil, &l.ylog
 	if client {
@@ -208,6 +219,7 @@ func (l *link) close(reason error) {
 		for _, s := range idle {
 			s.s.Close()
 		}
+		l.cancelFast()
 	})
 }
 
@@ -267,6 +279,9 @@ func (l *link) fail(err error) {
 // write that did not go out in time, a protocol error), or the peer closing
 // the connection.
 func (l *link) lostReason() error {
+	if err := l.fastErr.Load(); err != nil {
+		return *err
+	}
 	if s := l.ylog.first.Load(); s != nil {
 		return fmt.Errorf("connection lost: %s", *s)
 	}
@@ -805,6 +820,11 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		return ec.call(ctx, module, function, args)
 	}
 	deadline, _ := ctx.Deadline()
+	if l.fast {
+		if v, ok, err := l.callFast(ctx, module, function, args, deadline); ok {
+			return v, err
+		}
+	}
 	cs, err := l.getStream(ctx)
 	if err != nil {
 		// When two nodes connect to each other at once, the link a call

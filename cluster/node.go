@@ -65,6 +65,12 @@ type Config struct {
 	// wait for the next call; signals take one more): past it a new
 	// stream is refused, and the call on it fails with ErrTooLarge.
 	MaxStreams int
+	// FastCalls sends small calls (requests of up to 64 KiB) to peers that
+	// also have it as frames beside the link's streams rather than on a
+	// stream of their own, with fewer hand-offs between goroutines on the
+	// way; a short call (InlineHandler) is then served on the goroutine
+	// that reads the link. On in DefaultConfig.
+	FastCalls bool
 	// Handler runs the calls other nodes make; nil answers every call with
 	// ErrUnknownModule.
 	Handler Handler
@@ -122,6 +128,7 @@ func DefaultConfig() *Config {
 		MaxProcesses:     DefaultMaxProcesses,
 		MaxCastsPerPeer:  DefaultMaxCastsPerPeer,
 		MaxStreams:       1024,
+		FastCalls:        true,
 	}
 }
 
@@ -330,6 +337,9 @@ func (n *Node) flags() byte {
 	}
 	if n.cfg.Hidden {
 		f |= flagHidden
+	}
+	if n.cfg.FastCalls {
+		f |= flagFastCalls
 	}
 	return f
 }

@@ -17,7 +17,9 @@ import (
 // calls go through again.
 func TestIdleStreamsBounded(t *testing.T) {
 	c := newTestCluster(t)
-	a := c.start("a", "abc")
+	acfg := c.config("a", "abc")
+	acfg.FastCalls = false // calls on streams (see TestFastCallsPastMaxStreamsRefused)
+	a := c.startCfg(acfg)
 	cfg := c.config("b", "abc")
 	cfg.MaxStreams = 8
 	cfg.TickTime = 2 * time.Second

@@ -239,14 +239,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 
 	var handler atomic.Pointer[builtins.Env]
-	node, err := startNode(ctx, o, stderr, nodeLog, output, cluster.HandlerFunc(
-		func(ctx context.Context, from cluster.Atom, m, f string, a []any) (any, error) {
-			e := handler.Load()
-			if e == nil {
-				return nil, fmt.Errorf("node is starting: %w", cluster.ErrUnknownModule)
-			}
-			return e.HandleCall(ctx, from, m, f, a)
-		}))
+	node, err := startNode(ctx, o, stderr, nodeLog, output, envHandler{&handler})
 	if err != nil {
 		return err
 	}
@@ -612,4 +605,21 @@ func runPortMapper(ctx context.Context, o *options, stderr io.Writer) error {
 		}
 		return err
 	}
+}
+
+// envHandler serves other nodes' calls with the builtins, once they are
+// ready; it names the builtins' short calls (cluster.InlineHandler).
+type envHandler struct{ e *atomic.Pointer[builtins.Env] }
+
+func (h envHandler) HandleCall(ctx context.Context, from cluster.Atom, m, f string, a []any) (any, error) {
+	e := h.e.Load()
+	if e == nil {
+		return nil, fmt.Errorf("node is starting: %w", cluster.ErrUnknownModule)
+	}
+	return e.HandleCall(ctx, from, m, f, a)
+}
+
+func (h envHandler) Inline(m, f string) bool {
+	e := h.e.Load()
+	return e != nil && e.Inline(m, f)
 }
