@@ -522,6 +522,16 @@ func (d *etfDecoder) u32() (uint32, error) {
 // count reads a 4-byte element count and checks it against what is left:
 // each element takes at least min bytes, so a peer cannot make this node
 // allocate for elements it did not send.
+// creation reads a pid's or reference's creation: one byte in the old
+// tags (PID_EXT, NEW_REFERENCE_EXT), four in the new ones.
+func (d *etfDecoder) creation(old bool) (uint32, error) {
+	if old {
+		c, err := d.u8()
+		return uint32(c), err
+	}
+	return d.u32()
+}
+
 func (d *etfDecoder) count(min int) (int, error) {
 	n, err := d.u32()
 	if err != nil {
@@ -768,14 +778,8 @@ func (d *etfDecoder) term(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		var cr uint32
-		if tag == etfPid {
-			c, err := d.u8()
-			cr = uint32(c)
-			if err != nil {
-				return nil, err
-			}
-		} else if cr, err = d.u32(); err != nil {
+		cr, err := d.creation(tag == etfPid)
+		if err != nil {
 			return nil, err
 		}
 		if serial >= 1<<31 {
@@ -794,14 +798,8 @@ func (d *etfDecoder) term(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		var cr uint32
-		if tag == etfNewRef {
-			c, err := d.u8()
-			cr = uint32(c)
-			if err != nil {
-				return nil, err
-			}
-		} else if cr, err = d.u32(); err != nil {
+		cr, err := d.creation(tag == etfNewRef)
+		if err != nil {
 			return nil, err
 		}
 		r := ErlRef{Node: Atom(node), Creation: cr, Len: uint8(n)}
