@@ -595,13 +595,20 @@ func remoteError(node Atom, err error) *RemoteError {
 // has arrived.
 const frameChunk = 64 << 10
 
-// readFrame reads one length-prefixed frame, reusing buf when it is large
-// enough. A frame larger than buf is read into a buffer that grows (doubling)
-// as its bytes arrive, so that a peer cannot make this node allocate a
-// frame's declared length, up to limit, by sending only its 4-byte header:
-// the buffer is at most twice what was received, or frameChunk, and the
-// buffers it went through together at most as much again.
+// readFrame is ReadFrame.
 func readFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
+	return ReadFrame(br, limit, buf)
+}
+
+// ReadFrame reads one frame, a 4-byte big-endian length and that many
+// bytes, of at most limit bytes (a larger one is ErrTooLarge), reusing buf
+// when it is large enough. A frame larger than buf is read into a buffer
+// that grows (doubling) as its bytes arrive, so that a peer cannot make
+// this node allocate a frame's declared length, up to limit, by sending
+// only its 4-byte header: the buffer is at most twice what was received,
+// or frameChunk, and the buffers it went through together at most as much
+// again.
+func ReadFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
 	var h [4]byte
 	if _, err := io.ReadFull(br, h[:]); err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 
 	"gsh/cluster"
 )
@@ -183,36 +182,13 @@ func frame(dst []byte, v any) ([]byte, error) {
 	return out, nil
 }
 
-// frameChunk is how much of a frame readFrame allocates before any of it
-// has arrived.
-const frameChunk = 64 << 10
-
 // readFrame reads one frame of at most limit bytes and decodes it. The
 // buffer grows as the bytes arrive, so a peer cannot make this side
 // allocate a frame's declared length by sending only its header.
 func readFrame(br *bufio.Reader, limit int) (any, error) {
-	var h [4]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
+	b, err := cluster.ReadFrame(br, limit, nil)
+	if err != nil {
 		return nil, err
 	}
-	size := int(binary.BigEndian.Uint32(h[:]))
-	if size > limit {
-		return nil, fmt.Errorf("frame of %d bytes over the limit of %d: %w", size, limit, cluster.ErrTooLarge)
-	}
-	buf := make([]byte, 0, min(size, frameChunk))
-	for len(buf) < size {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(size-len(buf), len(buf)))
-		}
-		k := min(size, cap(buf))
-		n, err := io.ReadFull(br, buf[len(buf):k])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
-			}
-			return nil, err
-		}
-	}
-	return cluster.Decode(buf)
+	return cluster.Decode(b)
 }
