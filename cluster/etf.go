@@ -881,42 +881,15 @@ func formatTerm(b *strings.Builder, v any, depth int) {
 		b.WriteString(">>")
 	case Tuple:
 		b.WriteString("{")
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if b.Len() > formatTermMax {
-				b.WriteString("...")
-				break
-			}
-			formatTerm(b, e, depth+1)
-		}
+		formatElems(b, x, depth)
 		b.WriteString("}")
 	case []any:
 		b.WriteString("[")
-		for i, e := range x {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if b.Len() > formatTermMax {
-				b.WriteString("...")
-				break
-			}
-			formatTerm(b, e, depth+1)
-		}
+		formatElems(b, x, depth)
 		b.WriteString("]")
 	case ImproperList:
 		b.WriteString("[")
-		for i, e := range x.Elems {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			if b.Len() > formatTermMax {
-				b.WriteString("...")
-				break
-			}
-			formatTerm(b, e, depth+1)
-		}
+		formatElems(b, x.Elems, depth)
 		b.WriteString(" | ")
 		formatTerm(b, x.Tail, depth+1)
 		b.WriteString("]")
@@ -946,6 +919,21 @@ func formatTerm(b *strings.Builder, v any, depth int) {
 		b.WriteString(x.Error())
 	default:
 		fmt.Fprint(b, x)
+	}
+}
+
+// formatElems writes the elements of a tuple or list, separated by commas,
+// cut short with "..." once the text passes formatTermMax.
+func formatElems(b *strings.Builder, elems []any, depth int) {
+	for i, e := range elems {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		if b.Len() > formatTermMax {
+			b.WriteString("...")
+			return
+		}
+		formatTerm(b, e, depth+1)
 	}
 }
 
