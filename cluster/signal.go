@@ -92,7 +92,7 @@ func (w *sigWriter) write(v any) error {
 	}
 	start := len(w.out.buf)
 	w.out.buf = append(w.out.buf, 0, 0, 0, 0)
-	out, err := Encode(w.out.buf, v)
+	out, err := appendSignal(w.out.buf, v)
 	if err != nil {
 		w.out.buf = w.out.buf[:start]
 		w.mu.Unlock()
@@ -211,16 +211,26 @@ func (l *link) serveSignals(br *bufio.Reader) {
 		if cap(frame) <= 64<<10 {
 			buf = frame
 		}
-		v, err := Decode(frame)
-		if err != nil {
-			l.close(fmt.Errorf("bad signal: %w", err))
-			return
-		}
-		if err := l.apply(v, len(frame)); err != nil {
+		if err := l.applySignal(frame); err != nil {
 			l.close(fmt.Errorf("bad signal: %w", err))
 			return
 		}
 	}
+}
+
+// appendSignal appends the wire form of one signal to dst.
+func appendSignal(dst []byte, v any) ([]byte, error) {
+	return Encode(dst, v)
+}
+
+// applySignal decodes and applies one signal frame's body. An error means
+// the peer broke the protocol: the link ends.
+func (l *link) applySignal(body []byte) error {
+	v, err := Decode(body)
+	if err != nil {
+		return err
+	}
+	return l.apply(v, len(body))
 }
 
 var errBadSignal = fmt.Errorf("malformed signal: %w", ErrProtocol)
