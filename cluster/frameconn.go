@@ -2,11 +2,9 @@ package cluster
 
 import (
 	"encoding/binary"
-	"errors"
 	"net"
-	"os"
 	"sync"
-	"time"
+	"syscall"
 )
 
 // frameConn is the connection under a link's yamux session. yamux writes
@@ -20,6 +18,9 @@ type frameConn struct {
 	net.Conn
 	held []byte      // a data frame's header, waiting for its body
 	rd   *fastReader // what yamux reads through, on a link with fast calls
+
+	rawConn syscall.RawConn // see raw; set and read under mu
+	noRaw   bool
 
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when the flusher takes the queue
@@ -80,8 +81,8 @@ func (c *frameConn) Read(p []byte) (int, error) {
 // The goroutine that reads the link (reader) must not wait on the peer: were
 // both nodes' readers waiting for the other to read, neither would. It
 // queues without waiting for room, and writes itself only on a TCP
-// connection, for at most readerWriteWait: what is left then goes to the
-// flusher.
+// connection, only what the socket takes at once: what is left then goes to
+// the flusher.
 func (c *frameConn) writeNow(b []byte, reader bool) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -91,8 +92,8 @@ func (c *frameConn) writeNow(b []byte, reader bool) error {
 	if c.err != nil {
 		return c.err
 	}
-	tcp, isTCP := c.Conn.(*net.TCPConn)
-	if c.flushing || reader && !isTCP {
+	raw := c.raw()
+	if c.flushing || reader && raw == nil {
 		c.queue.buf = append(c.queue.buf, b...)
 		if !c.flushing {
 			c.flushing = true
@@ -107,14 +108,12 @@ func (c *frameConn) writeNow(b []byte, reader bool) error {
 		err error
 	)
 	if reader {
-		tcp.SetWriteDeadline(time.Now().Add(readerWriteWait))
-		n, err = tcp.Write(b)
-		tcp.SetWriteDeadline(time.Time{})
+		n, err = writeSome(raw, b)
 	} else {
 		n, err = c.Conn.Write(b)
 	}
 	c.mu.Lock()
-	if reader && errors.Is(err, os.ErrDeadlineExceeded) {
+	if reader && err == nil && n < len(b) {
 		// The rest goes first, before what others queued meanwhile.
 		c.queue.buf = append(append(make([]byte, 0, len(b)-n+len(c.queue.buf)), b[n:]...), c.queue.buf...)
 		go c.flush()
@@ -128,9 +127,48 @@ func (c *frameConn) writeNow(b []byte, reader bool) error {
 	return err
 }
 
-// readerWriteWait bounds how long the goroutine reading a link writes on
-// its own (see writeNow).
-const readerWriteWait = time.Millisecond
+// raw is the connection's file descriptor when it is a TCP connection, for
+// writes that never wait (see writeSome), or nil.
+func (c *frameConn) raw() syscall.RawConn {
+	if c.rawConn == nil && !c.noRaw {
+		if tcp, ok := c.Conn.(*net.TCPConn); ok {
+			c.rawConn, _ = tcp.SyscallConn()
+		}
+		c.noRaw = c.rawConn == nil
+	}
+	return c.rawConn
+}
+
+// writeSome writes as much of b as the socket takes now, without waiting
+// for room and without a deadline: a write deadline would arm a timer on
+// every write, and arming a timer wakes another thread of the runtime (its
+// network poller), which costs a thread switch on every reply.
+func writeSome(raw syscall.RawConn, b []byte) (n int, err error) {
+	cerr := raw.Write(func(fd uintptr) bool {
+		for n < len(b) {
+			k, e := syscall.Write(int(fd), b[n:])
+			if k > 0 {
+				n += k
+			}
+			switch e {
+			case nil:
+				continue
+			case syscall.EINTR:
+				continue
+			case syscall.EAGAIN:
+				return true // the rest waits for the flusher
+			default:
+				err = e
+				return true
+			}
+		}
+		return true
+	})
+	if err == nil {
+		err = cerr
+	}
+	return n, err
+}
 
 // flush writes the queue until it is empty.
 func (c *frameConn) flush() {
