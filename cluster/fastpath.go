@@ -80,7 +80,10 @@ type fastReader struct {
 	left int           // bytes of yamux's current frame still to pass on
 	body []byte
 	out  []byte // replies the reader wrote, to go out together
+
+	pieces map[uint64][]byte // signals sent in pieces, by id, until whole
 }
+
 
 // flush sends the replies the reader wrote.
 func (r *fastReader) flush() bool {
@@ -163,6 +166,8 @@ func (r *fastReader) readFast() error {
 		return l.serveFast(id, body)
 	case fastReplyPart, fastReply:
 		return l.fastReplied(id, body, typ == fastReply)
+	case fastSignal, fastSignalPart:
+		return r.signalIn(id, body, typ == fastSignal)
 	case fastCancel:
 		if size != 0 {
 			return l.protocolError(fmt.Errorf("a cancel frame with a body: %w", ErrProtocol))
@@ -345,12 +350,29 @@ func (l *link) writeFast(b []byte, reader bool) bool {
 
 // send writes b on the connection (see frameConn.writeNow).
 func (l *link) send(b []byte, reader bool) bool {
-	if err := l.fc.writeNow(b, reader); err != nil {
-		err = fmt.Errorf("write failed: %w", err)
-		l.fastErr.CompareAndSwap(nil, &err)
+	mode := writeWait
+	if reader {
+		mode = writeNever
+	}
+	if err := l.fc.writeNow(b, mode); err != nil {
+		l.writeFailed(err)
 		return false
 	}
 	return true
+}
+
+// writeFailed records a failed write as the reason the link ends, unless
+// the session had ended already, for a reason of its own (see lostReason):
+// then the write failed because the connection was closed for that.
+func (l *link) writeFailed(err error) error {
+	if !l.sess.IsClosed() {
+		err = fmt.Errorf("write failed: %w", err)
+		l.fastErr.CompareAndSwap(nil, &err)
+	}
+	if p := l.fastErr.Load(); p != nil {
+		return *p
+	}
+	return l.lostReason()
 }
 
 // callFast makes a call as a fast frame. ok is false when the request is

@@ -427,6 +427,12 @@ func TestStuckPeer(t *testing.T) {
 			t.Fatalf("the link went down before its signal buffer filled (%d messages sent)", sent.Load())
 		default:
 		}
+		if l.fast {
+			// Signals go on the connection itself: its queue is full.
+			l.fc.mu.Lock()
+			defer l.fc.mu.Unlock()
+			return len(l.fc.queue.buf) > maxQueuedWrite
+		}
 		w := l.signals()
 		w.mu.Lock()
 		defer w.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 )
 
 // frameConn is the connection under a link's yamux session. yamux writes
@@ -19,8 +20,9 @@ type frameConn struct {
 	held []byte      // a data frame's header, waiting for its body
 	rd   *fastReader // what yamux reads through, on a link with fast calls
 
-	rawConn syscall.RawConn // see raw; set and read under mu
-	noRaw   bool
+	rawConn   syscall.RawConn // see raw; set and read under mu
+	noRaw     bool
+	lastWrite time.Time // when the last write to the connection ended
 
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when the flusher takes the queue
@@ -73,24 +75,52 @@ func (c *frameConn) Read(p []byte) (int, error) {
 	return c.Conn.Read(p)
 }
 
+// A writeMode says how writeNow may go about a write.
+type writeMode int
+
+const (
+	// writeWait: the writer may wait for room in the queue, and writes
+	// itself when no other write is under way (a call: its caller waits
+	// for the reply anyway).
+	writeWait writeMode = iota
+	// writeNever: the writer never waits on the peer (see writeNow).
+	writeNever
+	// writeBatch: as writeWait, but a writer that comes within
+	// batchWindow of the last write leaves its frames to the flusher, so
+	// that a stream of one-way messages goes out in few system calls
+	// while a message sent now and then goes out at once.
+	writeBatch
+)
+
+// batchWindow is how soon after a write a writeBatch write is left to the
+// flusher.
+const batchWindow = 20 * time.Microsecond
+
 // writeNow writes b (whole frames) from the calling goroutine when no
 // flusher is writing, and then what others queued meanwhile; otherwise it
 // queues b for the flusher. Either way no other goroutine has to run for b
 // to go out when the connection is idle.
 //
-// The goroutine that reads the link (reader) must not wait on the peer: were
-// both nodes' readers waiting for the other to read, neither would. It
-// queues without waiting for room, and writes itself only on a TCP
-// connection, only what the socket takes at once: what is left then goes to
-// the flusher.
-func (c *frameConn) writeNow(b []byte, reader bool) error {
+// A writeNever writer (the goroutine that reads the link, or one sending a
+// signal of the system's) must not wait on the peer: were both nodes'
+// readers waiting for the other to read, neither would. It queues without
+// waiting for room, and writes itself only on a TCP connection, only what
+// the socket takes at once: what is left then goes to the flusher.
+func (c *frameConn) writeNow(b []byte, mode writeMode) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	reader := mode == writeNever
 	for !reader && c.err == nil && len(c.queue.buf) > maxQueuedWrite {
 		c.cond.Wait()
 	}
 	if c.err != nil {
 		return c.err
+	}
+	if mode == writeBatch && !c.flushing && time.Since(c.lastWrite) < batchWindow {
+		c.queue.buf = append(c.queue.buf, b...)
+		c.flushing = true
+		go c.flush()
+		return nil
 	}
 	raw := c.raw()
 	if c.flushing || reader && raw == nil {
@@ -113,6 +143,7 @@ func (c *frameConn) writeNow(b []byte, reader bool) error {
 		n, err = c.Conn.Write(b)
 	}
 	c.mu.Lock()
+	c.lastWrite = time.Now()
 	if reader && err == nil && n < len(b) {
 		// The rest goes first, before what others queued meanwhile.
 		c.queue.buf = append(append(make([]byte, 0, len(b)-n+len(c.queue.buf)), b[n:]...), c.queue.buf...)
@@ -186,6 +217,7 @@ func (c *frameConn) flushLocked() {
 		c.mu.Unlock()
 		_, err := c.Conn.Write(b)
 		c.mu.Lock()
+		c.lastWrite = time.Now()
 		c.queue.done(b)
 		if err != nil {
 			c.err = err

@@ -65,6 +65,8 @@ type link struct {
 	fastWaiting map[uint64]*fastWait          // calls made, by id (l.mu)
 	fastServed  map[uint64]context.CancelFunc // calls served on goroutines (l.mu)
 	fastErr     atomic.Pointer[error]         // why the fast path ended the link
+	fastSigID   atomic.Uint64                 // the last id of a signal sent in pieces
+	sigUsed     atomic.Bool                   // a signal was sent (see drain)
 
 	once sync.Once
 	err  error // why the link closed, set before done is closed
@@ -140,7 +142,7 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
-				l.signals().write([]any{opNodes, list})
+				l.sendSignal([]any{opNodes, list})
 			}()
 		}
 	}

@@ -189,11 +189,7 @@ func (n *Node) drain(ctx context.Context, links []*link) {
 }
 
 func (l *link) drain(ctx context.Context) {
-	w := l.signals()
-	w.mu.Lock()
-	used := w.s != nil
-	w.mu.Unlock()
-	if !used {
+	if !l.sigUsed.Load() {
 		// No signals: what is left are replies and the like, on streams
 		// the peer reads already; a ping's answer comes once it has them.
 		pong := make(chan struct{})
@@ -222,7 +218,7 @@ func (l *link) drain(ctx context.Context) {
 		delete(l.syncs, id)
 		l.mu.Unlock()
 	}()
-	if err := w.write([]any{opSync, int(id)}); err != nil {
+	if err := l.sendSignal([]any{opSync, int(id)}); err != nil {
 		return
 	}
 	select {

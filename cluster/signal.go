@@ -176,7 +176,7 @@ func (n *Node) signal(peer Atom, frame []any) error {
 		if l == nil {
 			return fmt.Errorf("no link to %s: %w", peer, ErrNodeDown)
 		}
-		return l.signals().write(frame)
+		return l.sendSignal(frame)
 	}
 	n.mu.Lock()
 	l := n.links[peer]
@@ -193,7 +193,7 @@ func (n *Node) signal(peer Atom, frame []any) error {
 			return ec.signal(frame)
 		}
 	}
-	return l.signals().write(frame)
+	return l.sendSignal(frame)
 }
 
 // serveSignals applies the signals the peer sends, in order.
@@ -361,7 +361,7 @@ func (l *link) apply(v any, size int) error {
 			return errBadSignal
 		}
 		// Not through n.signal: a closing node answers too.
-		l.signals().write([]any{opSynced, int(k)})
+		l.sendSignal([]any{opSynced, int(k)})
 	case opSynced:
 		k, ok := id(1)
 		if !ok || len(a) != 2 {
