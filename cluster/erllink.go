@@ -33,6 +33,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gsh/cluster/frame"
 )
 
 // errErlangOff: this node does not link with Erlang nodes.
@@ -362,7 +364,7 @@ func (ec *erlConn) tickLoop() {
 		case <-t.C:
 			ec.wmu.Lock()
 			ec.conn.SetWriteDeadline(time.Now().Add(ec.n.cfg.TickTime))
-			_, err := ec.conn.Write([]byte{0, 0, 0, 0})
+			_, err := ec.conn.Write(frame.Append(nil, nil)) // a tick: an empty frame
 			ec.wmu.Unlock()
 			if err != nil {
 				ec.close(fmt.Errorf("connection lost: %w", err))
@@ -992,18 +994,17 @@ func (ec *erlConn) send(ctl Tuple, msg any, hasMsg bool) error {
 		return fmt.Errorf("sending to %s: %w", ec.peer, netErr(ec.err))
 	default:
 	}
-	b := append(ec.wbuf[:0], 0, 0, 0, 0, erlPassThrough)
-	b, err := ec.codec.encode(b, ctl)
+	b, start := frame.Begin(ec.wbuf[:0])
+	b, err := ec.codec.encode(append(b, erlPassThrough), ctl)
 	if err == nil && hasMsg {
 		b, err = ec.codec.encode(b, msg)
 	}
 	if err != nil {
 		return fmt.Errorf("sending to %s: %w", ec.peer, err)
 	}
-	if len(b)-4 > ec.n.cfg.MaxFrameSize {
-		return fmt.Errorf("sending to %s: a message of %d bytes: %w", ec.peer, len(b)-4, ErrTooLarge)
+	if size := frame.End(b, start); size > ec.n.cfg.MaxFrameSize {
+		return fmt.Errorf("sending to %s: a message of %d bytes: %w", ec.peer, size, ErrTooLarge)
 	}
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 	ec.conn.SetWriteDeadline(time.Now().Add(ec.n.cfg.TickTime))
 	_, err = ec.conn.Write(b)
 	if cap(b) <= smallBuf {

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gsh/cluster/frame"
 
 	"github.com/hashicorp/yamux"
 )
@@ -567,7 +568,7 @@ func (n *Node) serveCtx(ctx context.Context, from Atom, req request) (result any
 // encodeReply appends a framed reply: the result, or the error as a
 // RemoteError naming this node.
 func encodeReply(dst []byte, node Atom, result any, err error) ([]byte, error) {
-	dst = append(dst, 0, 0, 0, 0)
+	dst, start := frame.Begin(dst)
 	var v any = result
 	if err != nil {
 		v = remoteError(node, err)
@@ -579,7 +580,7 @@ func encodeReply(dst []byte, node Atom, result any, err error) ([]byte, error) {
 			return nil, eerr
 		}
 	}
-	binary.BigEndian.PutUint32(out[:4], uint32(len(out)-4))
+	frame.End(out, start)
 	return out, nil
 }
 
@@ -591,55 +592,17 @@ func remoteError(node Atom, err error) *RemoteError {
 	return &RemoteError{Node: node, Kind: ErrorKind(err), Msg: err.Error()}
 }
 
-// frameChunk is how much of a frame readFrame allocates before any of it
-// has arrived.
-const frameChunk = 64 << 10
-
-// readFrame is ReadFrame.
+// readFrame is frame.Read, with a frame larger than smallBuf read into a
+// buffer from the pool when it has one large enough.
 func readFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
-	return ReadFrame(br, limit, buf)
-}
-
-// ReadFrame reads one frame, a 4-byte big-endian length and that many
-// bytes, of at most limit bytes (a larger one is ErrTooLarge), reusing buf
-// when it is large enough. A frame larger than buf is read into a buffer
-// that grows (doubling) as its bytes arrive, so that a peer cannot make
-// this node allocate a frame's declared length, up to limit, by sending
-// only its 4-byte header: the buffer is at most twice what was received,
-// or frameChunk, and the buffers it went through together at most as much
-// again.
-func ReadFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
-	var h [4]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return nil, err
-	}
-	size := int(binary.BigEndian.Uint32(h[:]))
-	if size > limit {
-		return nil, fmt.Errorf("frame of %d bytes over the limit of %d: %w", size, limit, ErrTooLarge)
-	}
-	if cap(buf) < size {
-		if b, ok := pooledBuf(size); ok {
-			buf = b
-		} else {
-			buf = make([]byte, 0, min(size, max(frameChunk, cap(buf))))
-		}
-	}
-	buf = buf[:0]
-	for len(buf) < size {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(size-len(buf), len(buf)))
-		}
-		k := min(size, cap(buf))
-		n, err := io.ReadFull(br, buf[len(buf):k])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+	if h, err := br.Peek(4); err == nil {
+		if size := int(binary.BigEndian.Uint32(h)); size > cap(buf) && size <= limit {
+			if b, ok := pooledBuf(size); ok {
+				buf = b
 			}
-			return nil, err
 		}
 	}
-	return buf, nil
+	return frame.Read(br, limit, buf)
 }
 
 // isClosedErr reports whether err says that a stream or the session ended,
@@ -854,9 +817,8 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	if cs.new {
 		out = append(out, streamCall)
 	}
-	start := len(out)
 	fresh := cs.new
-	out = append(out, 0, 0, 0, 0)
+	out, start := frame.Begin(out)
 	req := []any{module, function, args, int(time.Until(deadline) / time.Millisecond)}
 	if leader, ok := GroupLeader(ctx); ok {
 		req = append(req, leader)
@@ -866,12 +828,10 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 		l.putStream(cs)
 		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)
 	}
-	size := len(out) - start - 4
-	if size > n.cfg.MaxFrameSize {
+	if size := frame.End(out, start); size > n.cfg.MaxFrameSize {
 		l.putStream(cs)
 		return nil, fmt.Errorf("calling %s.%s on %s: a request of %d bytes: %w", module, function, peer, size, ErrTooLarge)
 	}
-	binary.BigEndian.PutUint32(out[start:], uint32(size))
 	if !l.startReading(cs.s) {
 		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(l.err))
 	}

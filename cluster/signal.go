@@ -3,9 +3,10 @@ package cluster
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sync"
+
+	"gsh/cluster/frame"
 
 	"github.com/hashicorp/yamux"
 )
@@ -90,21 +91,20 @@ func (w *sigWriter) write(v any) error {
 		w.s = s
 		w.out.buf = append(w.out.buf, streamSignal)
 	}
-	start := len(w.out.buf)
-	w.out.buf = append(w.out.buf, 0, 0, 0, 0)
+	var start int
+	w.out.buf, start = frame.Begin(w.out.buf)
 	out, err := appendSignal(w.out.buf, v)
 	if err != nil {
 		w.out.buf = w.out.buf[:start]
 		w.mu.Unlock()
 		return err
 	}
-	size := len(out) - start - 4
+	size := frame.End(out, start)
 	if size > w.l.n.cfg.MaxFrameSize {
 		w.out.buf = out[:start]
 		w.mu.Unlock()
 		return fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
 	}
-	binary.BigEndian.PutUint32(out[start:], uint32(size))
 	w.out.buf = out
 	w.mu.Unlock()
 	select {
