@@ -141,7 +141,7 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
-				l.signals().write([]any{opNodes, list})
+				l.signals().write(nodesSignal{Nodes: list})
 			}()
 		}
 	}

@@ -222,7 +222,7 @@ func (l *link) drain(ctx context.Context) {
 		delete(l.syncs, id)
 		l.mu.Unlock()
 	}()
-	if err := w.write([]any{opSync, int(id)}); err != nil {
+	if err := w.write(syncSignal{ID: id}); err != nil {
 		return
 	}
 	select {
