@@ -391,13 +391,11 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 			l.close(fmt.Errorf("bad call: %w", err))
 			return
 		}
-		req, ok := parseRequest(v)
+		req, err := parseRequest(v)
 		var result any
 		var c *servedCall
 		after := &afterReply{}
-		if !ok {
-			err = fmt.Errorf("malformed request: %w", ErrProtocol)
-		} else {
+		if err == nil {
 			c = n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
 			result, err = l.serveWatched(s, br, req, after)
 		}
@@ -433,6 +431,8 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 	}
 }
 
+// request is a call to run on another node (see request.appendTo for its
+// wire form, parseRequest for the way back).
 type request struct {
 	module, function string
 	args             []any
@@ -440,27 +440,49 @@ type request struct {
 	leader           *Pid // the caller's group leader, if it named one
 }
 
-func parseRequest(v any) (request, bool) {
+// newRequest is the request for a call made within ctx, which ends at
+// deadline; it names ctx's group leader, if any.
+func newRequest(ctx context.Context, module, function string, args []any, deadline time.Time) request {
+	req := request{module: module, function: function, args: args, timeout: time.Until(deadline)}
+	if leader, ok := GroupLeader(ctx); ok {
+		req.leader = &leader
+	}
+	return req
+}
+
+// appendTo appends the request's wire form: [module, function, args,
+// timeout in milliseconds], and the caller's group leader when it named
+// one.
+func (r request) appendTo(dst []byte) ([]byte, error) {
+	v := []any{r.module, r.function, r.args, int(r.timeout / time.Millisecond), nil}
+	if r.leader == nil {
+		v = v[:4]
+	} else {
+		v[4] = *r.leader
+	}
+	return Encode(dst, v)
+}
+
+var errBadRequest = fmt.Errorf("malformed request: %w", ErrProtocol)
+
+// parseRequest turns a decoded wire value into the request it holds (see
+// request.appendTo), or errBadRequest. Calls on streams and fast calls
+// both come through it.
+func parseRequest(v any) (request, error) {
 	a, ok := v.([]any)
-	if !ok || len(a) != 4 && len(a) != 5 {
-		return request{}, false
+	if !ok {
+		return request{}, errBadRequest
 	}
-	var leader *Pid
-	if len(a) == 5 {
-		l, ok := a[4].(Pid)
-		if !ok {
-			return request{}, false
-		}
-		leader = &l
+	f := fields{rest: a, ok: true}
+	req := request{module: f.str(), function: f.str(), args: f.list(), timeout: time.Duration(f.num()) * time.Millisecond}
+	if len(f.rest) > 0 {
+		leader := f.pid()
+		req.leader = &leader
 	}
-	m, ok1 := a[0].(string)
-	f, ok2 := a[1].(string)
-	args, ok3 := a[2].([]any)
-	ms, ok4 := a[3].(int)
-	if a[2] == nil {
-		ok3 = true
+	if !f.done() {
+		return request{}, errBadRequest
 	}
-	return request{m, f, args, time.Duration(ms) * time.Millisecond, leader}, ok1 && ok2 && ok3 && ok4
+	return req, nil
 }
 
 // serveWatched serves req while watching its stream: when the caller gives
@@ -819,11 +841,7 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	}
 	fresh := cs.new
 	out, start := frame.Begin(out)
-	req := []any{module, function, args, int(time.Until(deadline) / time.Millisecond)}
-	if leader, ok := GroupLeader(ctx); ok {
-		req = append(req, leader)
-	}
-	out, err = Encode(out, req)
+	out, err = newRequest(ctx, module, function, args, deadline).appendTo(out)
 	if err != nil {
 		l.putStream(cs)
 		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)

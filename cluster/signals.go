@@ -191,8 +191,9 @@ func decodeSignal(v any) (signal, error) {
 	return s, nil
 }
 
-// fields reads the fields of a wire message in order. Each read takes the
-// next field; ok turns false when there is none or it has another type.
+// fields reads the fields of a wire message (a signal, a request) in
+// order. Each read takes the next field; ok turns false when there is none
+// or it has another type.
 type fields struct {
 	rest []any
 	ok   bool

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"time"
 )
 
 // signalCases pairs each kind of signal with the wire value it stands for,
@@ -105,6 +106,44 @@ func TestDecodeSignalRefuses(t *testing.T) {
 	for _, v := range []any{[]any{99, 1}, []any{0}, []any{"1", p, "x"}} {
 		if _, err := decodeSignal(v); err == nil || errors.Is(err, errBadSignal) || !errors.Is(err, ErrProtocol) {
 			t.Errorf("%#v: %v, want an unknown signal", v, err)
+		}
+	}
+}
+
+// A request's wire form is [module, function, args, timeout ms] and the
+// caller's group leader when it has one; parseRequest reads it back.
+func TestRequestWireForm(t *testing.T) {
+	leader := Pid{Node: "a@h", ID: 9}
+	for _, tc := range []struct {
+		req  request
+		wire []any
+	}{
+		{request{module: "kvs", function: "lookup", args: []any{"k"}, timeout: 1500 * time.Millisecond}, []any{"kvs", "lookup", []any{"k"}, 1500}},
+		{request{module: "m", function: "f", args: []any{}, timeout: 2 * time.Second, leader: &leader}, []any{"m", "f", []any{}, 2000, leader}},
+	} {
+		got, err := tc.req.appendTo(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := Encode(nil, tc.wire); !bytes.Equal(got, want) {
+			t.Errorf("%+v:\n got % x\nwant % x", tc.req, got, want)
+		}
+		v, _ := Decode(got)
+		back, err := parseRequest(v)
+		if err != nil || !reflect.DeepEqual(back, tc.req) {
+			t.Errorf("%+v came back as %+v, %v", tc.req, back, err)
+		}
+	}
+	for _, v := range []any{
+		"hello",
+		[]any{"m", "f", []any{}},
+		[]any{"m", "f", "args", 0},
+		[]any{"m", 1, []any{}, 0},
+		[]any{"m", "f", []any{}, 0, "leader"},
+		[]any{"m", "f", []any{}, 0, leader, 1},
+	} {
+		if r, err := parseRequest(v); !errors.Is(err, errBadRequest) {
+			t.Errorf("%#v: %+v, %v; want a malformed request", v, r, err)
 		}
 	}
 }
