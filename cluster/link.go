@@ -454,13 +454,11 @@ func newRequest(ctx context.Context, module, function string, args []any, deadli
 // timeout in milliseconds], and the caller's group leader when it named
 // one.
 func (r request) appendTo(dst []byte) ([]byte, error) {
-	v := []any{r.module, r.function, r.args, int(r.timeout / time.Millisecond), nil}
+	ms := int(r.timeout / time.Millisecond)
 	if r.leader == nil {
-		v = v[:4]
-	} else {
-		v[4] = *r.leader
+		return encodeArray(dst, r.module, r.function, r.args, ms)
 	}
-	return Encode(dst, v)
+	return encodeArray(dst, r.module, r.function, r.args, ms, *r.leader)
 }
 
 var errBadRequest = fmt.Errorf("malformed request: %w", ErrProtocol)

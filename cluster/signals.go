@@ -83,55 +83,55 @@ type syncSignal struct{ ID uint64 }
 type syncedSignal struct{ ID uint64 }
 
 func (s sendSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opSend, s.To, s.Msg})
+	return encodeArray(dst, opSend, s.To, s.Msg)
 }
 
 func (s linkSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opLink, s.From, s.To})
+	return encodeArray(dst, opLink, s.From, s.To)
 }
 
 func (s unlinkSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opUnlink, s.From, s.To})
+	return encodeArray(dst, opUnlink, s.From, s.To)
 }
 
 func (s exitSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opExit, s.From, s.To, s.Reason})
+	return encodeArray(dst, opExit, s.From, s.To, s.Reason)
 }
 
 func (s monitorSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opMonitor, s.Watcher, s.Target, s.Ref})
+	return encodeArray(dst, opMonitor, s.Watcher, s.Target, s.Ref)
 }
 
 func (s demonitorSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opDemonitor, s.Target, s.Ref})
+	return encodeArray(dst, opDemonitor, s.Target, s.Ref)
 }
 
 func (s downSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opDown, s.Watcher, s.Ref, s.Target, s.Reason})
+	return encodeArray(dst, opDown, s.Watcher, s.Ref, s.Target, s.Reason)
 }
 
 func (s nodesSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opNodes, s.Nodes})
+	return encodeArray(dst, opNodes, s.Nodes)
 }
 
 func (s castSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opCast, s.Module, s.Function, s.Args})
+	return encodeArray(dst, opCast, s.Module, s.Function, s.Args)
 }
 
 func (s displacedSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opDisplaced, s.Addr})
+	return encodeArray(dst, opDisplaced, s.Addr)
 }
 
 func (s replacedSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opReplaced, s.Addr})
+	return encodeArray(dst, opReplaced, s.Addr)
 }
 
 func (s syncSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opSync, s.ID})
+	return encodeArray(dst, opSync, s.ID)
 }
 
 func (s syncedSignal) appendTo(dst []byte) ([]byte, error) {
-	return Encode(dst, []any{opSynced, s.ID})
+	return encodeArray(dst, opSynced, s.ID)
 }
 
 var errBadSignal = fmt.Errorf("malformed signal: %w", ErrProtocol)

@@ -186,3 +186,18 @@ func FuzzSignal(f *testing.F) {
 		fx.feed(t, streamSignal, framed(body))
 	})
 }
+
+// panicky is an error whose Error method panics.
+type panicky struct{}
+
+func (panicky) Error() string { panic("no message") }
+
+// A signal that cannot be encoded leaves the buffer as it was and says why.
+func TestSignalUnsendable(t *testing.T) {
+	for _, msg := range []any{make(chan int), panicky{}, "\xff"} {
+		out, err := appendSignal([]byte("kept"), sendSignal{To: "inbox", Msg: msg})
+		if !errors.Is(err, ErrBadArgs) || string(out) != "kept" {
+			t.Errorf("%T: %q, %v; want the buffer kept and ErrBadArgs", msg, out, err)
+		}
+	}
+}
