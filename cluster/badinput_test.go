@@ -95,21 +95,21 @@ func TestGarbageOnAuthenticatedLink(t *testing.T) {
 		cause string // in the log line
 	}{
 		{"unknown stream kind", []byte("Z"), "unknown kind"},
-		{"call: not CBOR", append([]byte{streamCall}, frame([]byte{0xff, 0xfe, 0xfd})...), "bad call"},
-		{"call: bytes after the value", append([]byte{streamCall}, frame(append(encoded(t, []any{"test", "double", []any{1}, 0}), 0))...), "bad call"},
+		{"call: not CBOR", append([]byte{streamCall}, framed([]byte{0xff, 0xfe, 0xfd})...), "bad call"},
+		{"call: bytes after the value", append([]byte{streamCall}, framed(append(encoded(t, []any{"test", "double", []any{1}, 0}), 0))...), "bad call"},
 		{"call: truncated frame", append([]byte{streamCall}, append(header(100), make([]byte, 10)...)...), "unexpected EOF"},
 		{"call: truncated header", []byte{streamCall, 0, 0}, "unexpected EOF"},
 		{"call: oversized", append([]byte{streamCall}, header(0xFFFFFFFF)...), "too large"},
 		{"call: declared just over the limit", append([]byte{streamCall}, header(uint32(b.cfg.MaxFrameSize)+1)...), "too large"},
 		{"call: declared at the limit, cut short", append([]byte{streamCall}, append(header(uint32(b.cfg.MaxFrameSize)), make([]byte, 1000)...)...), "unexpected EOF"},
-		{"signal: not CBOR", append([]byte{streamSignal}, frame([]byte{0x1c})...), "bad signal"},
+		{"signal: not CBOR", append([]byte{streamSignal}, framed([]byte{0x1c})...), "bad signal"},
 		{"signal: truncated frame", append([]byte{streamSignal}, append(header(50), 1, 2)...), "unexpected EOF"},
 		{"signal: oversized", append([]byte{streamSignal}, header(1<<31)...), "too large"},
-		{"signal: unknown op", append([]byte{streamSignal}, frame(encoded(t, []any{99, 1}))...), "unknown signal"},
-		{"signal: malformed send", append([]byte{streamSignal}, frame(encoded(t, []any{opSend, 5, "x"}))...), "malformed signal"},
-		{"signal: not a list", append([]byte{streamSignal}, frame(encoded(t, "hello"))...), "malformed signal"},
-		{"signal: a cast of the wrong shape", append([]byte{streamSignal}, frame(encoded(t, []any{opCast, 1, "test"}))...), "malformed signal"},
-		{"signal: a link from another node's pid", append([]byte{streamSignal}, frame(encoded(t, []any{opLink, Pid{Node: a.Name(), ID: 1}, there}))...), "malformed signal"},
+		{"signal: unknown op", append([]byte{streamSignal}, framed(encoded(t, []any{99, 1}))...), "unknown signal"},
+		{"signal: malformed send", append([]byte{streamSignal}, framed(encoded(t, []any{opSend, 5, "x"}))...), "malformed signal"},
+		{"signal: not a list", append([]byte{streamSignal}, framed(encoded(t, "hello"))...), "malformed signal"},
+		{"signal: a cast of the wrong shape", append([]byte{streamSignal}, framed(encoded(t, []any{opCast, 1, "test"}))...), "malformed signal"},
+		{"signal: a link from another node's pid", append([]byte{streamSignal}, framed(encoded(t, []any{opLink, Pid{Node: a.Name(), ID: 1}, there}))...), "malformed signal"},
 	}
 	for i, tc := range cases {
 		name := Atom(fmt.Sprintf("junk%d@%s", i, ShortHostname()))
@@ -161,8 +161,8 @@ func TestGarbageOnAuthenticatedLink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	req := append([]byte{streamCall}, frame(encoded(t, []any{1, 2, 3}))...)
-	req = append(req, frame(encoded(t, []any{"test", "double", []any{4}, 1000}))...)
+	req := append([]byte{streamCall}, framed(encoded(t, []any{1, 2, 3}))...)
+	req = append(req, framed(encoded(t, []any{"test", "double", []any{4}, 1000}))...)
 	if _, err := s.Write(req); err != nil {
 		t.Fatal(err)
 	}
@@ -389,7 +389,7 @@ func TestLateReplyToResetStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Write(append([]byte{streamCall}, frame(encoded(t, []any{"hold", "on", []any{}, 0}))...)); err != nil {
+	if _, err := s.Write(append([]byte{streamCall}, framed(encoded(t, []any{"hold", "on", []any{}, 0}))...)); err != nil {
 		t.Fatal(err)
 	}
 	waitEvent(t, holding, 10*time.Second, "the call running")
@@ -412,7 +412,7 @@ func TestLateReplyToResetStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.Write(append([]byte{streamCall}, frame(encoded(t, []any{"test", "double", []any{4}, 1000}))...)); err != nil {
+	if _, err := s2.Write(append([]byte{streamCall}, framed(encoded(t, []any{"test", "double", []any{4}, 1000}))...)); err != nil {
 		t.Fatal(err)
 	}
 	s2.SetReadDeadline(time.Now().Add(10 * time.Second))

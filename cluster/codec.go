@@ -241,6 +241,32 @@ func wireEncode(dst []byte, v any, node Atom) (out []byte, err error) {
 	return e.buf, nil
 }
 
+// encodeArray appends []any{elems...} to dst, encoded as Encode does it,
+// without allocating the slice: the signals and requests, which are arrays
+// of a few fields, encode through it.
+func encodeArray(dst []byte, elems ...any) (out []byte, err error) {
+	e := wireEncoder{buf: dst, lim: DefaultDecodeLimits.resolve()}
+	defer func() {
+		if r := recover(); r != nil {
+			out = dst
+			err = fmt.Errorf("cannot send a value to another node: it panicked while encoding: %v: %w", r, ErrBadArgs)
+		}
+	}()
+	if len(elems) > e.lim.MaxElements {
+		return dst, e.tooMany(len(elems))
+	}
+	e.buf = wireAppendHead(e.buf, wireMajArray, uint64(len(elems)))
+	for _, el := range elems {
+		if err := e.value(el, 1, 0); err != nil {
+			return dst, err
+		}
+	}
+	if err := wireCheckMemory(e.buf[len(dst):], e.lim); err != nil {
+		return dst, err
+	}
+	return e.buf, nil
+}
+
 // wireMaxExpansion bounds the memory a decoded value takes per byte of its
 // encoding, as the decoder estimates it (an empty map in a list: 64 bytes
 // for one).

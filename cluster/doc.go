@@ -25,6 +25,17 @@
 // and its control messages, so that calls, messages, links and monitors
 // work across ([Node.ErlangNodes] lists those links).
 //
+// On a link, calls and signals between processes travel as frames of
+// [gsh/cluster/frame] (a 4-byte big-endian length, then the body), each
+// holding one value of the codec: a call's request, [module, function,
+// args, timeout in milliseconds] and the caller's group leader when it has
+// one; its reply; or a signal (a message, link, unlink, exit, monitor,
+// demonitor, down, cast, and a few about the link itself), an array of its
+// op and its fields. A frame that does not decode, or a signal of any
+// other shape, ends the link (a frame over [Config].MaxFrameSize with an
+// error wrapping [ErrTooLarge]); a request of another shape is answered
+// with an error wrapping [ErrProtocol].
+//
 // [PortMapper] is the port mapper itself; [RegisterNode], [LookupNode] and
 // [ListNodes] are its client, and work against Erlang's epmd too.
 //

@@ -33,6 +33,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gsh/cluster/frame"
 )
 
 // errErlangOff: this node does not link with Erlang nodes.
@@ -362,7 +364,7 @@ func (ec *erlConn) tickLoop() {
 		case <-t.C:
 			ec.wmu.Lock()
 			ec.conn.SetWriteDeadline(time.Now().Add(ec.n.cfg.TickTime))
-			_, err := ec.conn.Write([]byte{0, 0, 0, 0})
+			_, err := ec.conn.Write(frame.Append(nil, nil)) // a tick: an empty frame
 			ec.wmu.Unlock()
 			if err != nil {
 				ec.close(fmt.Errorf("connection lost: %w", err))
@@ -992,18 +994,17 @@ func (ec *erlConn) send(ctl Tuple, msg any, hasMsg bool) error {
 		return fmt.Errorf("sending to %s: %w", ec.peer, netErr(ec.err))
 	default:
 	}
-	b := append(ec.wbuf[:0], 0, 0, 0, 0, erlPassThrough)
-	b, err := ec.codec.encode(b, ctl)
+	b, start := frame.Begin(ec.wbuf[:0])
+	b, err := ec.codec.encode(append(b, erlPassThrough), ctl)
 	if err == nil && hasMsg {
 		b, err = ec.codec.encode(b, msg)
 	}
 	if err != nil {
 		return fmt.Errorf("sending to %s: %w", ec.peer, err)
 	}
-	if len(b)-4 > ec.n.cfg.MaxFrameSize {
-		return fmt.Errorf("sending to %s: a message of %d bytes: %w", ec.peer, len(b)-4, ErrTooLarge)
+	if size := frame.End(b, start); size > ec.n.cfg.MaxFrameSize {
+		return fmt.Errorf("sending to %s: a message of %d bytes: %w", ec.peer, size, ErrTooLarge)
 	}
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 	ec.conn.SetWriteDeadline(time.Now().Add(ec.n.cfg.TickTime))
 	_, err = ec.conn.Write(b)
 	if cap(b) <= smallBuf {
@@ -1016,67 +1017,59 @@ func (ec *erlConn) send(ctl Tuple, msg any, hasMsg bool) error {
 	return nil
 }
 
-// signal sends one of gsh's process signals (see signal.go) to the peer,
-// as Erlang's control message for it.
-func (ec *erlConn) signal(frame []any) error {
+// signal sends one of gsh's process signals (see signals.go) to the peer,
+// as Erlang's control message for it. Erlang has none for the signals about
+// gsh's own links (nodes, sync, displaced, replaced): those are dropped.
+func (ec *erlConn) signal(s signal) error {
 	n := ec.n
-	op, _ := frame[0].(int)
-	pid := func(i int) Pid { p, _ := frame[i].(Pid); return p }
-	switch op {
-	case opSend:
-		switch to := frame[1].(type) {
+	switch m := s.(type) {
+	case sendSignal:
+		switch to := m.To.(type) {
 		case Pid:
-			return ec.send(Tuple{erlSend, Atom(""), to}, frame[2], true)
+			return ec.send(Tuple{erlSend, Atom(""), to}, m.Msg, true)
 		case string:
-			return ec.send(Tuple{erlRegSend, n.erlCaller(), Atom(""), Atom(to)}, frame[2], true)
+			return ec.send(Tuple{erlRegSend, n.erlCaller(), Atom(""), Atom(to)}, m.Msg, true)
 		}
-	case opLink:
-		return ec.send(Tuple{erlLink, pid(1), pid(2)}, nil, false)
-	case opUnlink:
-		return ec.send(Tuple{erlUnlink, pid(1), pid(2)}, nil, false)
-	case opExit:
-		from := pid(1)
+	case linkSignal:
+		return ec.send(Tuple{erlLink, m.From, m.To}, nil, false)
+	case unlinkSignal:
+		return ec.send(Tuple{erlUnlink, m.From, m.To}, nil, false)
+	case exitSignal:
 		// A process that ended tells its links (EXIT); exit(Pid, Reason)
 		// from one that runs is EXIT2.
-		linked := n.process(from) == nil
+		linked := n.process(m.From) == nil
 		payload := ec.flags&dflagExitPayload != 0
 		switch {
 		case linked && payload:
-			return ec.send(Tuple{erlPayloadExit, from, pid(2)}, frame[3], true)
+			return ec.send(Tuple{erlPayloadExit, m.From, m.To}, m.Reason, true)
 		case linked:
-			return ec.send(Tuple{erlExit, from, pid(2), frame[3]}, nil, false)
+			return ec.send(Tuple{erlExit, m.From, m.To, m.Reason}, nil, false)
 		case payload:
-			return ec.send(Tuple{erlPayloadExit2, from, pid(2)}, frame[3], true)
+			return ec.send(Tuple{erlPayloadExit2, m.From, m.To}, m.Reason, true)
 		}
-		return ec.send(Tuple{erlExit2, from, pid(2), frame[3]}, nil, false)
-	case opMonitor:
-		id, _ := frame[3].(uint64)
+		return ec.send(Tuple{erlExit2, m.From, m.To, m.Reason}, nil, false)
+	case monitorSignal:
 		ec.mu.Lock()
-		ec.mine[id] = pid(1)
+		ec.mine[m.Ref] = m.Watcher
 		ec.mu.Unlock()
-		return ec.send(Tuple{erlMonitorP, pid(1), pid(2), Ref{Node: n.name, ID: id}}, nil, false)
-	case opDemonitor:
-		id, _ := frame[2].(uint64)
+		return ec.send(Tuple{erlMonitorP, m.Watcher, m.Target, Ref{Node: n.name, ID: m.Ref}}, nil, false)
+	case demonitorSignal:
 		ec.mu.Lock()
-		watcher, ok := ec.mine[id]
-		delete(ec.mine, id)
+		watcher, ok := ec.mine[m.Ref]
+		delete(ec.mine, m.Ref)
 		ec.mu.Unlock()
 		if !ok {
 			return nil
 		}
-		return ec.send(Tuple{erlDemonitorP, watcher, pid(1), Ref{Node: n.name, ID: id}}, nil, false)
-	case opDown:
-		id, _ := frame[2].(uint64)
-		return ec.down(pid(1), id, pid(3), frame[4])
-	case opCast:
-		m, _ := frame[1].(string)
-		if m == globalModule {
+		return ec.send(Tuple{erlDemonitorP, watcher, m.Target, Ref{Node: n.name, ID: m.Ref}}, nil, false)
+	case downSignal:
+		return ec.down(m.Watcher, m.Ref, m.Target, m.Reason)
+	case castSignal:
+		if m.Module == globalModule {
 			return nil // global names are gsh's own
 		}
-		f, _ := frame[2].(string)
-		args, _ := frame[3].([]any)
 		ref := Ref{Node: n.name, ID: n.procs().refs.Add(1)}
-		return ec.send(Tuple{erlSpawnRequest, ref, n.erlCaller(), n.erlCaller(), Tuple{Atom(m), Atom(f), len(args)}, []any{}}, args, true)
+		return ec.send(Tuple{erlSpawnRequest, ref, n.erlCaller(), n.erlCaller(), Tuple{Atom(m.Module), Atom(m.Function), len(m.Args)}, []any{}}, m.Args, true)
 	}
 	return nil
 }
@@ -1201,12 +1194,12 @@ func (ec *erlConn) spawn(ctx context.Context, req []any) (any, error) {
 }
 
 // erlSignal sends a signal to peer when it is a linked Erlang node.
-func (n *Node) erlSignal(peer Atom, frame []any) (handled bool, err error) {
+func (n *Node) erlSignal(peer Atom, s signal) (handled bool, err error) {
 	ec := n.erlConn(peer)
 	if ec == nil {
 		return false, nil
 	}
-	return true, ec.signal(frame)
+	return true, ec.signal(s)
 }
 
 // ErlangNodes lists the Erlang (and Elixir) nodes this node is linked

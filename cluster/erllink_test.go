@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"gsh/cluster/frame"
 )
 
 func t0() context.Context { return context.Background() }
@@ -369,15 +371,15 @@ func erlDialRaw(t *testing.T, g *Node, name Atom) net.Conn {
 // msg is not nil, the message.
 func erlFrame(t *testing.T, ctl Tuple, msg any) []byte {
 	t.Helper()
-	b := []byte{0, 0, 0, 0, erlPassThrough}
-	b, err := EncodeETF(b, ctl)
+	b, start := frame.Begin(nil)
+	b, err := EncodeETF(append(b, erlPassThrough), ctl)
 	if err == nil && msg != nil {
 		b, err = EncodeETF(b, msg)
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+	frame.End(b, start)
 	return b
 }
 
@@ -427,7 +429,7 @@ func TestErlangBadInput(t *testing.T) {
 	conn = erlDialRaw(t, g, Atom("bad@"+host))
 	funMsg := erlFrame(t, Tuple{erlRegSend, from, Atom(""), Atom("inbox")}, Atom("x"))
 	funMsg = append(funMsg[:len(funMsg)-3], etfExport, 119, 1, 'm', 119, 1, 'f', 97, 0) // the message: fun m:f/0
-	binary.BigEndian.PutUint32(funMsg, uint32(len(funMsg)-4))
+	frame.End(funMsg, 0)
 	conn.Write(funMsg)
 	conn.Write(erlFrame(t, Tuple{erlRegSend, from, Atom(""), Atom("inbox")}, "after"))
 	if m := recv(t, inbox); m != "after" {

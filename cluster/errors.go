@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+
+	"gsh/cluster/frame"
 )
 
 // Errors a caller can tell apart with errors.Is. They keep their identity
@@ -52,7 +54,7 @@ var (
 	ErrProtocol = errors.New("protocol error")
 
 	// ErrTooLarge: a frame or value is over the configured size limit.
-	ErrTooLarge = errors.New("too large")
+	ErrTooLarge = frame.ErrTooLarge
 
 	// ErrClosed: the node has been closed.
 	ErrClosed = errors.New("node closed")

@@ -84,7 +84,6 @@ type fastReader struct {
 	pieces map[uint64][]byte // signals sent in pieces, by id, until whole
 }
 
-
 // flush sends the replies the reader wrote.
 func (r *fastReader) flush() bool {
 	if len(r.out) == 0 {
@@ -225,9 +224,9 @@ func (l *link) serveFast(id uint64, body []byte) error {
 	if err != nil {
 		return l.protocolError(fmt.Errorf("bad call: %w", err))
 	}
-	req, ok := parseRequest(v)
-	if !ok {
-		l.replyFast(id, nil, fmt.Errorf("malformed request: %w", ErrProtocol), true)
+	req, err := parseRequest(v)
+	if err != nil {
+		l.replyFast(id, nil, err, true)
 		return nil
 	}
 	if n.inline(req) {
@@ -384,11 +383,7 @@ func (l *link) callFast(ctx context.Context, module, function string, args []any
 	}
 	id := l.fastID.Add(1)
 	out := appendFastHeader(make([]byte, 0, 256), fastRequest, id)
-	req := []any{module, function, args, int(time.Until(deadline) / time.Millisecond)}
-	if leader, ok := GroupLeader(ctx); ok {
-		req = append(req, leader)
-	}
-	out, err = Encode(out, req)
+	out, err = newRequest(ctx, module, function, args, deadline).appendTo(out)
 	if err != nil {
 		return nil, true, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)
 	}

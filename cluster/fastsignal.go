@@ -31,7 +31,7 @@ const (
 // sendSignal sends one signal to the peer, in order after the signals sent
 // before it: as fast frames on a link with them, otherwise on the link's
 // signal stream.
-func (l *link) sendSignal(v any) error {
+func (l *link) sendSignal(v signal) error {
 	l.sigUsed.Store(true)
 	if !l.fast {
 		return l.signals().write(v)
@@ -42,13 +42,11 @@ func (l *link) sendSignal(v any) error {
 	// to a sync) never wait, as they may be sent by the goroutine that
 	// reads the link, which must not wait on the peer.
 	wait := false
-	if a, ok := v.([]any); ok && len(a) > 1 {
-		switch a[0] {
-		case opSend:
-			wait = true
-		case opCast:
-			wait = a[1] != globalModule
-		}
+	switch m := v.(type) {
+	case sendSignal:
+		wait = true
+	case castSignal:
+		wait = m.Module != globalModule
 	}
 	out := appendFastHeader(make([]byte, 0, 256), fastSignal, 0)
 	out, err := appendSignal(out, v)

@@ -14,13 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"gsh/cluster/frame"
+
 	"github.com/hashicorp/yamux"
 )
 
-// frame prefixes payload with its 4-byte length.
-func frame(payload []byte) []byte {
-	return append(binary.BigEndian.AppendUint32(nil, uint32(len(payload))), payload...)
-}
+// framed is payload as one frame.
+func framed(payload []byte) []byte { return frame.Append(nil, payload) }
 
 // header is a frame header declaring size bytes, with nothing after it.
 func header(size uint32) []byte { return binary.BigEndian.AppendUint32(nil, size) }
@@ -57,47 +57,6 @@ func readAllFrames(data []byte, limit int) error {
 		if cap(f) <= 64<<10 {
 			buf = f
 		}
-	}
-}
-
-// TestReadFrameBoundedAllocation: a header that declares a large frame
-// costs memory only as the frame's bytes arrive.
-func TestReadFrameBoundedAllocation(t *testing.T) {
-	const limit = 64 << 20
-	for _, tc := range []struct {
-		name string
-		data []byte
-		want error
-	}{
-		{"64 MiB declared, 100 bytes sent", append(header(limit), make([]byte, 100)...), io.ErrUnexpectedEOF},
-		{"64 MiB declared, nothing sent", header(limit), io.ErrUnexpectedEOF},
-		{"over the limit", header(limit + 1), ErrTooLarge},
-		{"4 GiB declared", header(0xFFFFFFFF), ErrTooLarge},
-		{"1 MiB declared, 300 KiB sent", append(header(1<<20), make([]byte, 300<<10)...), io.ErrUnexpectedEOF},
-	} {
-		before := allocatedBytes()
-		err := readAllFrames(tc.data, limit)
-		spent := allocatedBytes() - before
-		if !errors.Is(err, tc.want) {
-			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
-		}
-		if bound := uint64(4*len(tc.data) + 2*frameChunk + 64<<10); spent > bound {
-			t.Errorf("%s: %d bytes allocated for %d bytes of input (bound %d)", tc.name, spent, len(tc.data), bound)
-		}
-	}
-	// Frames that do arrive whole are read whole, at any size.
-	big := bytes.Repeat([]byte{7}, 3<<20+5)
-	br := bufio.NewReader(bytes.NewReader(append(frame(big), frame([]byte("x"))...)))
-	f, err := readFrame(br, limit, nil)
-	if err != nil || !bytes.Equal(f, big) {
-		t.Fatalf("big frame: %d bytes, %v", len(f), err)
-	}
-	f, err = readFrame(br, limit, f[:0])
-	if err != nil || string(f) != "x" {
-		t.Fatalf("small frame after: %q, %v", f, err)
-	}
-	if _, err := readFrame(br, limit, nil); err != io.EOF {
-		t.Fatalf("at the end: %v", err)
 	}
 }
 
@@ -201,26 +160,26 @@ func FuzzFrameReader(f *testing.F) {
 		header(64 << 20),
 		header(0xFFFFFFFF),
 		append(header(1000), 1, 2, 3),
-		frame(encoded(f, []any{"test", "double", []any{21}, 1000})),
-		frame(encoded(f, []any{"test", "echo", []any{[]any{1, "a", map[any]any{"k": 2.5}}}, 0})),
-		frame(encoded(f, []any{"$spawn", "spawn", []any{"test", "echo", []any{1}, nil}, 0})),
-		frame(encoded(f, []any{"$global", "claim", []any{"name", me}, 0})),
-		frame(encoded(f, []any{"nope", "nope", nil, 0})),
-		frame(encoded(f, []any{1, 2, 3})),
-		frame(encoded(f, []any{opSend, there, "hello"})),
-		frame(encoded(f, []any{opSend, "registered", []any{1, 2}})),
-		frame(encoded(f, []any{opLink, me, there})),
-		frame(encoded(f, []any{opMonitor, me, there, 7})),
-		frame(encoded(f, []any{opExit, me, there, Atom("kill")})),
-		frame(encoded(f, []any{opDown, there, 3, me, "why"})),
-		frame(encoded(f, []any{opNodes, []any{Atom("x@nowhere")}})),
-		frame(encoded(f, []any{opCast, "test", "double", []any{1}})),
-		frame(encoded(f, []any{opCast, "test", "double", []any{2}})),
-		frame(encoded(f, []any{opCast, "test", "echo", []any{bytes.Repeat([]byte{1}, 70<<10)}})),
-		frame(encoded(f, []any{99})),
-		append(frame(encoded(f, []any{opSend, there, 1})), 0xff, 0xff),
-		frame([]byte{0x9f, 0x9f, 0x9f, 0x9f}),
-		frame([]byte{0xbf, 0x61, 0x61}),
+		framed(encoded(f, []any{"test", "double", []any{21}, 1000})),
+		framed(encoded(f, []any{"test", "echo", []any{[]any{1, "a", map[any]any{"k": 2.5}}}, 0})),
+		framed(encoded(f, []any{"$spawn", "spawn", []any{"test", "echo", []any{1}, nil}, 0})),
+		framed(encoded(f, []any{"$global", "claim", []any{"name", me}, 0})),
+		framed(encoded(f, []any{"nope", "nope", nil, 0})),
+		framed(encoded(f, []any{1, 2, 3})),
+		framed(encoded(f, []any{opSend, there, "hello"})),
+		framed(encoded(f, []any{opSend, "registered", []any{1, 2}})),
+		framed(encoded(f, []any{opLink, me, there})),
+		framed(encoded(f, []any{opMonitor, me, there, 7})),
+		framed(encoded(f, []any{opExit, me, there, Atom("kill")})),
+		framed(encoded(f, []any{opDown, there, 3, me, "why"})),
+		framed(encoded(f, []any{opNodes, []any{Atom("x@nowhere")}})),
+		framed(encoded(f, []any{opCast, "test", "double", []any{1}})),
+		framed(encoded(f, []any{opCast, "test", "double", []any{2}})),
+		framed(encoded(f, []any{opCast, "test", "echo", []any{bytes.Repeat([]byte{1}, 70<<10)}})),
+		framed(encoded(f, []any{99})),
+		append(framed(encoded(f, []any{opSend, there, 1})), 0xff, 0xff),
+		framed([]byte{0x9f, 0x9f, 0x9f, 0x9f}),
+		framed([]byte{0xbf, 0x61, 0x61}),
 	} {
 		f.Add(seed)
 	}
@@ -235,7 +194,7 @@ func FuzzFrameReader(f *testing.F) {
 				readAllFrames(data, limit)
 				spent = min(spent, allocatedBytes()-before)
 			}
-			if bound := uint64(4*len(data) + 2*frameChunk + 1<<20); spent > bound {
+			if bound := uint64(4*len(data) + 2*smallBuf + 1<<20); spent > bound {
 				t.Fatalf("readFrame allocated %d bytes for %d bytes of input (limit %d)", spent, len(data), limit)
 			}
 		}

@@ -175,7 +175,7 @@ func (n *Node) releaseGlobals(match func(Pid) bool, tell bool) {
 	}
 	for _, peer := range n.Nodes() {
 		for i, name := range gone {
-			n.signal(peer, []any{opCast, globalModule, "release", []any{name, pids[i]}})
+			n.signal(peer, castSignal{Module: globalModule, Function: "release", Args: []any{name, pids[i]}})
 		}
 	}
 }
@@ -195,7 +195,7 @@ func (n *Node) syncGlobals(peer Atom) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		n.signal(peer, []any{opCast, globalModule, "sync", []any{entries}})
+		n.signal(peer, castSignal{Module: globalModule, Function: "sync", Args: []any{entries}})
 	}()
 }
 

@@ -124,7 +124,7 @@ func TestGlobalNamesOnlyForConnectedNodes(t *testing.T) {
 	// A sync that names ghosts and a live pid of its sender: only the
 	// latter is taken.
 	pa := a.NewProcess()
-	if err := a.signal(b.Name(), []any{opCast, globalModule, "sync", []any{[]any{"ghost9", ghost, "real", pa.Pid()}}}); err != nil {
+	if err := a.signal(b.Name(), castSignal{Module: globalModule, Function: "sync", Args: []any{[]any{"ghost9", ghost, "real", pa.Pid()}}}); err != nil {
 		t.Fatal(err)
 	}
 	waitGlobal(t, b, "real", pa.Pid(), true)

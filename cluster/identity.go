@@ -32,9 +32,9 @@ func (n *Node) replaced(old, newer *link) {
 	oldAddr, newAddr := old.conn.RemoteAddr().String(), newer.conn.RemoteAddr().String()
 	n.logf("WARNING: a node calling itself %s connected from %s while %s was linked from %s: the new link replaces the old one, whose calls in flight fail; two nodes have that name, or it restarted (run %d, then %d)",
 		newer.peer, newAddr, old.peer, oldAddr, old.creation, newer.creation)
-	newer.sendSignal([]any{opReplaced, oldAddr})
+	newer.sendSignal(replacedSignal{Addr: oldAddr})
 	started := n.goSystem(func() {
-		old.sendSignal([]any{opDisplaced, newAddr})
+		old.sendSignal(displacedSignal{Addr: newAddr})
 		ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
 		defer cancel()
 		old.drain(ctx)

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gsh/cluster/frame"
 
 	"github.com/hashicorp/yamux"
 )
@@ -142,7 +143,7 @@ func (n *Node) addLink(conn net.Conn, them hello, client bool) (*link, error) {
 			n.wg.Add(1)
 			go func() {
 				defer n.wg.Done()
-				l.sendSignal([]any{opNodes, list})
+				l.sendSignal(nodesSignal{Nodes: list})
 			}()
 		}
 	}
@@ -392,13 +393,11 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 			l.close(fmt.Errorf("bad call: %w", err))
 			return
 		}
-		req, ok := parseRequest(v)
+		req, err := parseRequest(v)
 		var result any
 		var c *servedCall
 		after := &afterReply{}
-		if !ok {
-			err = fmt.Errorf("malformed request: %w", ErrProtocol)
-		} else {
+		if err == nil {
 			c = n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
 			result, err = l.serveWatched(s, br, req, after)
 		}
@@ -434,6 +433,8 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 	}
 }
 
+// request is a call to run on another node (see request.appendTo for its
+// wire form, parseRequest for the way back).
 type request struct {
 	module, function string
 	args             []any
@@ -441,27 +442,47 @@ type request struct {
 	leader           *Pid // the caller's group leader, if it named one
 }
 
-func parseRequest(v any) (request, bool) {
+// newRequest is the request for a call made within ctx, which ends at
+// deadline; it names ctx's group leader, if any.
+func newRequest(ctx context.Context, module, function string, args []any, deadline time.Time) request {
+	req := request{module: module, function: function, args: args, timeout: time.Until(deadline)}
+	if leader, ok := GroupLeader(ctx); ok {
+		req.leader = &leader
+	}
+	return req
+}
+
+// appendTo appends the request's wire form: [module, function, args,
+// timeout in milliseconds], and the caller's group leader when it named
+// one.
+func (r request) appendTo(dst []byte) ([]byte, error) {
+	ms := int(r.timeout / time.Millisecond)
+	if r.leader == nil {
+		return encodeArray(dst, r.module, r.function, r.args, ms)
+	}
+	return encodeArray(dst, r.module, r.function, r.args, ms, *r.leader)
+}
+
+var errBadRequest = fmt.Errorf("malformed request: %w", ErrProtocol)
+
+// parseRequest turns a decoded wire value into the request it holds (see
+// request.appendTo), or errBadRequest. Calls on streams and fast calls
+// both come through it.
+func parseRequest(v any) (request, error) {
 	a, ok := v.([]any)
-	if !ok || len(a) != 4 && len(a) != 5 {
-		return request{}, false
+	if !ok {
+		return request{}, errBadRequest
 	}
-	var leader *Pid
-	if len(a) == 5 {
-		l, ok := a[4].(Pid)
-		if !ok {
-			return request{}, false
-		}
-		leader = &l
+	f := fields{rest: a, ok: true}
+	req := request{module: f.str(), function: f.str(), args: f.list(), timeout: time.Duration(f.num()) * time.Millisecond}
+	if len(f.rest) > 0 {
+		leader := f.pid()
+		req.leader = &leader
 	}
-	m, ok1 := a[0].(string)
-	f, ok2 := a[1].(string)
-	args, ok3 := a[2].([]any)
-	ms, ok4 := a[3].(int)
-	if a[2] == nil {
-		ok3 = true
+	if !f.done() {
+		return request{}, errBadRequest
 	}
-	return request{m, f, args, time.Duration(ms) * time.Millisecond, leader}, ok1 && ok2 && ok3 && ok4
+	return req, nil
 }
 
 // serveWatched serves req while watching its stream: when the caller gives
@@ -569,7 +590,7 @@ func (n *Node) serveCtx(ctx context.Context, from Atom, req request) (result any
 // encodeReply appends a framed reply: the result, or the error as a
 // RemoteError naming this node.
 func encodeReply(dst []byte, node Atom, result any, err error) ([]byte, error) {
-	dst = append(dst, 0, 0, 0, 0)
+	dst, start := frame.Begin(dst)
 	var v any = result
 	if err != nil {
 		v = remoteError(node, err)
@@ -581,7 +602,7 @@ func encodeReply(dst []byte, node Atom, result any, err error) ([]byte, error) {
 			return nil, eerr
 		}
 	}
-	binary.BigEndian.PutUint32(out[:4], uint32(len(out)-4))
+	frame.End(out, start)
 	return out, nil
 }
 
@@ -593,55 +614,17 @@ func remoteError(node Atom, err error) *RemoteError {
 	return &RemoteError{Node: node, Kind: ErrorKind(err), Msg: err.Error()}
 }
 
-// frameChunk is how much of a frame readFrame allocates before any of it
-// has arrived.
-const frameChunk = 64 << 10
-
-// readFrame is ReadFrame.
+// readFrame is frame.Read, with a frame larger than smallBuf read into a
+// buffer from the pool when it has one large enough.
 func readFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
-	return ReadFrame(br, limit, buf)
-}
-
-// ReadFrame reads one frame, a 4-byte big-endian length and that many
-// bytes, of at most limit bytes (a larger one is ErrTooLarge), reusing buf
-// when it is large enough. A frame larger than buf is read into a buffer
-// that grows (doubling) as its bytes arrive, so that a peer cannot make
-// this node allocate a frame's declared length, up to limit, by sending
-// only its 4-byte header: the buffer is at most twice what was received,
-// or frameChunk, and the buffers it went through together at most as much
-// again.
-func ReadFrame(br *bufio.Reader, limit int, buf []byte) ([]byte, error) {
-	var h [4]byte
-	if _, err := io.ReadFull(br, h[:]); err != nil {
-		return nil, err
-	}
-	size := int(binary.BigEndian.Uint32(h[:]))
-	if size > limit {
-		return nil, fmt.Errorf("frame of %d bytes over the limit of %d: %w", size, limit, ErrTooLarge)
-	}
-	if cap(buf) < size {
-		if b, ok := pooledBuf(size); ok {
-			buf = b
-		} else {
-			buf = make([]byte, 0, min(size, max(frameChunk, cap(buf))))
-		}
-	}
-	buf = buf[:0]
-	for len(buf) < size {
-		if len(buf) == cap(buf) {
-			buf = slices.Grow(buf, min(size-len(buf), len(buf)))
-		}
-		k := min(size, cap(buf))
-		n, err := io.ReadFull(br, buf[len(buf):k])
-		buf = buf[:len(buf)+n]
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				err = io.ErrUnexpectedEOF
+	if h, err := br.Peek(4); err == nil {
+		if size := int(binary.BigEndian.Uint32(h)); size > cap(buf) && size <= limit {
+			if b, ok := pooledBuf(size); ok {
+				buf = b
 			}
-			return nil, err
 		}
 	}
-	return buf, nil
+	return frame.Read(br, limit, buf)
 }
 
 // isClosedErr reports whether err says that a stream or the session ended,
@@ -856,24 +839,17 @@ func (n *Node) Call(ctx context.Context, peer Atom, module, function string, arg
 	if cs.new {
 		out = append(out, streamCall)
 	}
-	start := len(out)
 	fresh := cs.new
-	out = append(out, 0, 0, 0, 0)
-	req := []any{module, function, args, int(time.Until(deadline) / time.Millisecond)}
-	if leader, ok := GroupLeader(ctx); ok {
-		req = append(req, leader)
-	}
-	out, err = Encode(out, req)
+	out, start := frame.Begin(out)
+	out, err = newRequest(ctx, module, function, args, deadline).appendTo(out)
 	if err != nil {
 		l.putStream(cs)
 		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)
 	}
-	size := len(out) - start - 4
-	if size > n.cfg.MaxFrameSize {
+	if size := frame.End(out, start); size > n.cfg.MaxFrameSize {
 		l.putStream(cs)
 		return nil, fmt.Errorf("calling %s.%s on %s: a request of %d bytes: %w", module, function, peer, size, ErrTooLarge)
 	}
-	binary.BigEndian.PutUint32(out[start:], uint32(size))
 	if !l.startReading(cs.s) {
 		return nil, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, netErr(l.err))
 	}

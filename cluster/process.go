@@ -282,7 +282,7 @@ func (p *Process) Exit(reason any) {
 	pt.mu.Unlock()
 	for ref, target := range watching {
 		if target.Node != n.name {
-			n.signal(target.Node, []any{opDemonitor, target, ref.ID})
+			n.signal(target.Node, demonitorSignal{Target: target, Ref: ref.ID})
 		}
 	}
 	for to := range links {
@@ -335,7 +335,7 @@ func (p *Process) Link(to Pid) {
 		n.exitSignal(to, p.pid, NoProc, true)
 		return
 	}
-	if err := n.signal(to.Node, []any{opLink, p.pid, to}); err != nil {
+	if err := n.signal(to.Node, linkSignal{From: p.pid, To: to}); err != nil {
 		n.exitSignal(to, p.pid, NoConnection, true)
 	}
 }
@@ -354,7 +354,7 @@ func (p *Process) Unlink(to Pid) {
 		}
 		return
 	}
-	n.signal(to.Node, []any{opUnlink, p.pid, to})
+	n.signal(to.Node, unlinkSignal{From: p.pid, To: to})
 }
 
 func (p *Process) addLink(from Pid) bool {
@@ -386,7 +386,7 @@ func (p *Process) Monitor(target Pid) Ref {
 		n.deliverDown(p.pid, ref, target, NoProc)
 		return ref
 	}
-	if err := n.signal(target.Node, []any{opMonitor, p.pid, target, ref.ID}); err != nil {
+	if err := n.signal(target.Node, monitorSignal{Watcher: p.pid, Target: target, Ref: ref.ID}); err != nil {
 		n.deliverDown(p.pid, ref, target, NoConnection)
 	}
 	return ref
@@ -410,7 +410,7 @@ func (p *Process) Demonitor(ref Ref) {
 		}
 		return
 	}
-	n.signal(target.Node, []any{opDemonitor, target, ref.ID})
+	n.signal(target.Node, demonitorSignal{Target: target, Ref: ref.ID})
 }
 
 func (p *Process) addWatcher(ref Ref, watcher Pid) bool {
@@ -838,7 +838,7 @@ func (n *Node) Send(to any, msg any) error {
 			}
 			return nil
 		}
-		return n.signal(d.Node, []any{opSend, d, msg})
+		return n.signal(d.Node, sendSignal{To: d, Msg: msg})
 	case string:
 		return n.sendName(d, msg)
 	case Atom:
@@ -847,7 +847,7 @@ func (n *Node) Send(to any, msg any) error {
 		if d.Node == n.name || d.Node == "" {
 			return n.sendName(d.Name, msg)
 		}
-		return n.signal(d.Node, []any{opSend, d.Name, msg})
+		return n.signal(d.Node, sendSignal{To: d.Name, Msg: msg})
 	case *Name:
 		return n.Send(*d, msg)
 	}
@@ -875,7 +875,7 @@ func (n *Node) sendName(name string, msg any) error {
 // whichever node it lives.
 func (n *Node) exitSignal(from, to Pid, reason any, linked bool) {
 	if to.Node != n.name {
-		n.signal(to.Node, []any{opExit, from, to, reason})
+		n.signal(to.Node, exitSignal{From: from, To: to, Reason: reason})
 		return
 	}
 	p := n.process(to)
@@ -902,7 +902,7 @@ func (n *Node) exitSignal(from, to Pid, reason any, linked bool) {
 
 func (n *Node) deliverDown(watcher Pid, ref Ref, pid Pid, reason any) {
 	if watcher.Node != n.name {
-		n.signal(watcher.Node, []any{opDown, watcher, ref.ID, pid, reason})
+		n.signal(watcher.Node, downSignal{Watcher: watcher, Ref: ref.ID, Target: pid, Reason: reason})
 		return
 	}
 	if p := n.process(watcher); p != nil {

@@ -218,7 +218,7 @@ func (l *link) drain(ctx context.Context) {
 		delete(l.syncs, id)
 		l.mu.Unlock()
 	}()
-	if err := l.sendSignal([]any{opSync, int(id)}); err != nil {
+	if err := l.sendSignal(syncSignal{ID: id}); err != nil {
 		return
 	}
 	select {

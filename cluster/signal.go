@@ -3,9 +3,10 @@ package cluster
 import (
 	"bufio"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"sync"
+
+	"gsh/cluster/frame"
 
 	"github.com/hashicorp/yamux"
 )
@@ -64,7 +65,7 @@ func (l *link) signals() *sigWriter {
 
 // write frames v and queues it, in order after the frames written before.
 // A frame over MaxFrameSize is not queued: it fails with ErrTooLarge.
-func (w *sigWriter) write(v any) error {
+func (w *sigWriter) write(v signal) error {
 	w.mu.Lock()
 	for w.err == nil && len(w.out.buf) > maxPendingSignals {
 		w.cond.Wait()
@@ -90,21 +91,20 @@ func (w *sigWriter) write(v any) error {
 		w.s = s
 		w.out.buf = append(w.out.buf, streamSignal)
 	}
-	start := len(w.out.buf)
-	w.out.buf = append(w.out.buf, 0, 0, 0, 0)
+	var start int
+	w.out.buf, start = frame.Begin(w.out.buf)
 	out, err := appendSignal(w.out.buf, v)
 	if err != nil {
 		w.out.buf = w.out.buf[:start]
 		w.mu.Unlock()
 		return err
 	}
-	size := len(out) - start - 4
+	size := frame.End(out, start)
 	if size > w.l.n.cfg.MaxFrameSize {
 		w.out.buf = out[:start]
 		w.mu.Unlock()
 		return fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
 	}
-	binary.BigEndian.PutUint32(out[start:], uint32(size))
 	w.out.buf = out
 	w.mu.Unlock()
 	select {
@@ -154,7 +154,7 @@ func (w *sigWriter) flush() {
 // signal sends one signal frame to peer, connecting first when needed for
 // the signals a process sends on purpose (messages, links, monitors); the
 // ones the system sends when something ends go only over a link that exists.
-func (n *Node) signal(peer Atom, frame []any) error {
+func (n *Node) signal(peer Atom, frame signal) error {
 	if !n.Distributed() {
 		return ErrNotDistributed
 	}
@@ -168,8 +168,8 @@ func (n *Node) signal(peer Atom, frame []any) error {
 	if ok, err := n.erlSignal(peer, frame); ok {
 		return err
 	}
-	switch frame[0] {
-	case opExit, opDown, opDemonitor, opUnlink:
+	switch frame.(type) {
+	case exitSignal, downSignal, demonitorSignal, unlinkSignal:
 		n.mu.Lock()
 		l := n.links[peer]
 		n.mu.Unlock()
@@ -219,8 +219,8 @@ func (l *link) serveSignals(br *bufio.Reader) {
 }
 
 // appendSignal appends the wire form of one signal to dst.
-func appendSignal(dst []byte, v any) ([]byte, error) {
-	return Encode(dst, v)
+func appendSignal(dst []byte, s signal) ([]byte, error) {
+	return s.appendTo(dst)
 }
 
 // applySignal decodes and applies one signal frame's body. An error means
@@ -230,152 +230,82 @@ func (l *link) applySignal(body []byte) error {
 	if err != nil {
 		return err
 	}
-	return l.apply(v, len(body))
+	s, err := decodeSignal(v)
+	if err != nil {
+		return err
+	}
+	return l.apply(s, len(body))
 }
 
-var errBadSignal = fmt.Errorf("malformed signal: %w", ErrProtocol)
-
-// apply applies one signal, size bytes on the wire.
-func (l *link) apply(v any, size int) error {
+// apply applies one signal from the peer, size bytes on the wire. An error
+// means the peer broke the protocol.
+func (l *link) apply(s signal, size int) error {
 	n := l.n
-	a, ok := v.([]any)
-	if !ok || len(a) == 0 {
-		return errBadSignal
-	}
-	op, _ := a[0].(int)
-	pid := func(i int) (Pid, bool) {
-		if i >= len(a) {
-			return Pid{}, false
-		}
-		p, ok := a[i].(Pid)
-		return p, ok
-	}
-	id := func(i int) (uint64, bool) {
-		if i >= len(a) {
-			return 0, false
-		}
-		k, ok := a[i].(int)
-		return uint64(k), ok && k >= 0
-	}
-	switch op {
-	case opSend:
-		if len(a) != 3 {
-			return errBadSignal
-		}
+	switch m := s.(type) {
+	case sendSignal:
 		var p *Process
-		switch to := a[1].(type) {
+		switch to := m.To.(type) {
 		case Pid:
 			p = n.process(to)
 		case string:
 			p = n.registered(to)
-		default:
-			return errBadSignal
 		}
 		if p != nil {
 			// Dropped when p's mailbox is full: see DefaultMailboxLimit.
-			p.deliverRemote(l.peer, a[2], size)
+			p.deliverRemote(l.peer, m.Msg, size)
 		}
-	case opLink:
-		from, ok1 := pid(1)
-		to, ok2 := pid(2)
-		if !ok1 || !ok2 || from.Node != l.peer {
+	case linkSignal:
+		if m.From.Node != l.peer {
 			return errBadSignal
 		}
-		if p := n.process(to); p == nil || !p.addLink(from) {
-			n.exitSignal(to, from, NoProc, true)
+		if p := n.process(m.To); p == nil || !p.addLink(m.From) {
+			n.exitSignal(m.To, m.From, NoProc, true)
 		}
-	case opUnlink:
-		from, ok1 := pid(1)
-		to, ok2 := pid(2)
-		if !ok1 || !ok2 {
-			return errBadSignal
-		}
-		if p := n.process(to); p != nil {
+	case unlinkSignal:
+		if p := n.process(m.To); p != nil {
 			p.mu.Lock()
-			delete(p.links, from)
+			delete(p.links, m.From)
 			p.mu.Unlock()
 		}
-	case opExit:
-		from, ok1 := pid(1)
-		to, ok2 := pid(2)
-		if !ok1 || !ok2 || len(a) != 4 {
+	case exitSignal:
+		n.exitSignal(m.From, m.To, m.Reason, true)
+	case monitorSignal:
+		if m.Watcher.Node != l.peer {
 			return errBadSignal
 		}
-		n.exitSignal(from, to, a[3], true)
-	case opMonitor:
-		watcher, ok1 := pid(1)
-		target, ok2 := pid(2)
-		ref, ok3 := id(3)
-		if !ok1 || !ok2 || !ok3 || watcher.Node != l.peer {
-			return errBadSignal
+		r := Ref{Node: m.Watcher.Node, ID: m.Ref}
+		if p := n.process(m.Target); p == nil || !p.addWatcher(r, m.Watcher) {
+			n.deliverDown(m.Watcher, r, m.Target, NoProc)
 		}
-		r := Ref{Node: watcher.Node, ID: ref}
-		if p := n.process(target); p == nil || !p.addWatcher(r, watcher) {
-			n.deliverDown(watcher, r, target, NoProc)
-		}
-	case opDemonitor:
-		target, ok1 := pid(1)
-		ref, ok2 := id(2)
-		if !ok1 || !ok2 {
-			return errBadSignal
-		}
-		if p := n.process(target); p != nil {
+	case demonitorSignal:
+		if p := n.process(m.Target); p != nil {
 			p.mu.Lock()
-			delete(p.watchers, Ref{Node: l.peer, ID: ref})
+			delete(p.watchers, Ref{Node: l.peer, ID: m.Ref})
 			p.mu.Unlock()
 		}
-	case opDown:
-		watcher, ok1 := pid(1)
-		ref, ok2 := id(2)
-		target, ok3 := pid(3)
-		if !ok1 || !ok2 || !ok3 || len(a) != 5 {
-			return errBadSignal
-		}
-		n.deliverDown(watcher, Ref{Node: n.name, ID: ref}, target, a[4])
-	case opNodes:
-		if len(a) != 2 {
-			return errBadSignal
-		}
-		peers, _ := a[1].([]any)
-		n.connectKnown(l.peer, peers)
-	case opCast:
-		if len(a) != 4 {
-			return errBadSignal
-		}
-		m, ok1 := a[1].(string)
-		f, ok2 := a[2].(string)
-		args, _ := a[3].([]any)
-		if !ok1 || !ok2 {
-			return errBadSignal
-		}
-		if m == globalModule { // the global name table's own, applied in order
-			if _, err := n.serveGlobal(l.peer, f, args); err != nil {
-				n.logf("global %s from %s: %v", f, l.peer, err)
+	case downSignal:
+		n.deliverDown(m.Watcher, Ref{Node: n.name, ID: m.Ref}, m.Target, m.Reason)
+	case nodesSignal:
+		n.connectKnown(l.peer, m.Nodes)
+	case castSignal:
+		if m.Module == globalModule { // the global name table's own, applied in order
+			if _, err := n.serveGlobal(l.peer, m.Function, m.Args); err != nil {
+				n.logf("global %s from %s: %v", m.Function, l.peer, err)
 			}
 			return nil
 		}
-		n.castIn(l.peer, request{module: m, function: f, args: args}, size)
-	case opSync:
-		k, ok := id(1)
-		if !ok || len(a) != 2 {
-			return errBadSignal
-		}
+		n.castIn(l.peer, request{module: m.Module, function: m.Function, args: m.Args}, size)
+	case syncSignal:
 		// Not through n.signal: a closing node answers too.
-		l.sendSignal([]any{opSynced, int(k)})
-	case opSynced:
-		k, ok := id(1)
-		if !ok || len(a) != 2 {
-			return errBadSignal
-		}
-		l.synced(k)
-	case opDisplaced, opReplaced:
-		if len(a) != 2 {
-			return errBadSignal
-		}
-		addr, _ := a[1].(string)
-		l.n.warnIdentity(l, op, addr)
+		l.sendSignal(syncedSignal{ID: m.ID})
+	case syncedSignal:
+		l.synced(m.ID)
+	case displacedSignal:
+		n.warnIdentity(l, opDisplaced, m.Addr)
+	case replacedSignal:
+		n.warnIdentity(l, opReplaced, m.Addr)
 	default:
-		return fmt.Errorf("unknown signal %d: %w", op, ErrProtocol)
+		return fmt.Errorf("a signal of type %T: %w", s, ErrProtocol)
 	}
 	return nil
 }
@@ -394,7 +324,7 @@ func (n *Node) Cast(peer Atom, module, function string, args ...any) error {
 		n.castIn(n.name, request{module: module, function: function, args: args}, 0)
 		return nil
 	}
-	return n.signal(peer, []any{opCast, module, function, args})
+	return n.signal(peer, castSignal{Module: module, Function: function, Args: args})
 }
 
 // MultiCall calls module.function(args...) on every node in nodes at once

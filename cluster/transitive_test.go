@@ -65,7 +65,7 @@ func TestNodeListBounded(t *testing.T) {
 			}
 		}
 	}()
-	if err := b.current(a.Name()).signals().write([]any{opNodes, list}); err != nil {
+	if err := b.current(a.Name()).signals().write(nodesSignal{Nodes: list}); err != nil {
 		t.Fatal(err)
 	}
 	var s string

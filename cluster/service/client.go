@@ -264,7 +264,7 @@ func remoteErr(re *cluster.RemoteError) error {
 func (c *Conn) send(v []any) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	out, err := frame(nil, v)
+	out, err := encodeFrame(nil, v)
 	if err != nil {
 		return err
 	}

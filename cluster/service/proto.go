@@ -11,6 +11,7 @@ import (
 	"io"
 
 	"gsh/cluster"
+	"gsh/cluster/frame"
 )
 
 // The handshake, on a fresh TCP connection (inside TLS when the client
@@ -171,14 +172,14 @@ func netErr(err error) error {
 	return fmt.Errorf("%w: %v", cluster.ErrNodeDown, err)
 }
 
-// frame appends v's frame to dst.
-func frame(dst []byte, v any) ([]byte, error) {
-	dst = append(dst, 0, 0, 0, 0)
-	out, err := cluster.Encode(dst, v)
+// encodeFrame appends v, encoded, to dst as one frame.
+func encodeFrame(dst []byte, v any) ([]byte, error) {
+	b, start := frame.Begin(dst)
+	out, err := cluster.Encode(b, v)
 	if err != nil {
-		return dst[:len(dst)-4], err
+		return dst, err
 	}
-	binary.BigEndian.PutUint32(out[len(dst)-4:], uint32(len(out)-len(dst)))
+	frame.End(out, start)
 	return out, nil
 }
 
@@ -186,7 +187,7 @@ func frame(dst []byte, v any) ([]byte, error) {
 // buffer grows as the bytes arrive, so a peer cannot make this side
 // allocate a frame's declared length by sending only its header.
 func readFrame(br *bufio.Reader, limit int) (any, error) {
-	b, err := cluster.ReadFrame(br, limit, nil)
+	b, err := frame.Read(br, limit, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -472,7 +472,7 @@ type client struct {
 func (c *client) write(v ...any) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	out, err := frame(c.buf[:0], []any(v))
+	out, err := encodeFrame(c.buf[:0], []any(v))
 	if err != nil {
 		return err
 	}

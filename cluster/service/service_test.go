@@ -377,7 +377,7 @@ func TestBadFrames(t *testing.T) {
 	good := ts.dial(t, "nameServer", "ABXy45")
 	ctx := context.Background()
 	enc := func(v any) []byte {
-		b, err := frame(nil, v)
+		b, err := encodeFrame(nil, v)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -733,7 +733,7 @@ func TestClientNotReading(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := frame(nil, []any{opSend, 0, "hello"})
+	b, _ := encodeFrame(nil, []any{opSend, 0, "hello"})
 	c.Write(b) // and then reads nothing
 	m, _, _ := h.Receive(ctx, nil, 10*time.Second)
 	client := m.([]any)[0].(cluster.Pid)

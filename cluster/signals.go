@@ -1,0 +1,247 @@
+package cluster
+
+import "fmt"
+
+// The signals between processes on two nodes, and about the link itself,
+// one Go type each (signal.go says how they travel and applies them). On
+// the wire a signal is one value of the codec: an array of its op (opSend,
+// opLink, …) and then its fields in the order of its type's fields, so
+// that a sendSignal is [1, to, msg]. decodeSignal is the one way back.
+
+// A signal is one message of a link's signal stream.
+type signal interface {
+	// appendTo appends the signal's wire form to dst: on an error, dst
+	// unchanged and the error.
+	appendTo(dst []byte) ([]byte, error)
+}
+
+// sendSignal delivers Msg to a process of the receiving node.
+type sendSignal struct {
+	To  any // the process's Pid, or the name it is registered under (a string)
+	Msg any
+}
+
+// linkSignal links process To, of the receiving node, with From.
+type linkSignal struct{ From, To Pid }
+
+// unlinkSignal removes the link between From and To.
+type unlinkSignal struct{ From, To Pid }
+
+// exitSignal is an exit signal from From to To: a linked process's end, or
+// exit(To, Reason).
+type exitSignal struct {
+	From, To Pid
+	Reason   any
+}
+
+// monitorSignal has Watcher monitor Target, under the reference ID Ref of
+// the watcher's node.
+type monitorSignal struct {
+	Watcher, Target Pid
+	Ref             uint64
+}
+
+// demonitorSignal ends the monitor Ref (of the sending node) on Target.
+type demonitorSignal struct {
+	Target Pid
+	Ref    uint64
+}
+
+// downSignal tells Watcher that Target, which it monitored under the
+// reference ID Ref of the watcher's node, ended for Reason.
+type downSignal struct {
+	Watcher Pid
+	Ref     uint64
+	Target  Pid
+	Reason  any
+}
+
+// nodesSignal lists the sender's visible nodes (Atoms), for transitive
+// connections.
+type nodesSignal struct{ Nodes []any }
+
+// castSignal runs Module.Function(Args...) on the receiving node without
+// an answer (see Node.Cast).
+type castSignal struct {
+	Module, Function string
+	Args             []any
+}
+
+// displacedSignal tells the peer that this link was replaced by one from
+// another node of its name, at Addr (see Node.replaced).
+type displacedSignal struct{ Addr string }
+
+// replacedSignal tells the peer that its link replaced a live one with
+// another node of its name, at Addr.
+type replacedSignal struct{ Addr string }
+
+// syncSignal asks the peer for a syncedSignal with the same ID once it has
+// applied every signal before it (see link.drain).
+type syncSignal struct{ ID uint64 }
+
+// syncedSignal answers the syncSignal ID.
+type syncedSignal struct{ ID uint64 }
+
+func (s sendSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opSend, s.To, s.Msg)
+}
+
+func (s linkSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opLink, s.From, s.To)
+}
+
+func (s unlinkSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opUnlink, s.From, s.To)
+}
+
+func (s exitSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opExit, s.From, s.To, s.Reason)
+}
+
+func (s monitorSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opMonitor, s.Watcher, s.Target, s.Ref)
+}
+
+func (s demonitorSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opDemonitor, s.Target, s.Ref)
+}
+
+func (s downSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opDown, s.Watcher, s.Ref, s.Target, s.Reason)
+}
+
+func (s nodesSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opNodes, s.Nodes)
+}
+
+func (s castSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opCast, s.Module, s.Function, s.Args)
+}
+
+func (s displacedSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opDisplaced, s.Addr)
+}
+
+func (s replacedSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opReplaced, s.Addr)
+}
+
+func (s syncSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opSync, s.ID)
+}
+
+func (s syncedSignal) appendTo(dst []byte) ([]byte, error) {
+	return encodeArray(dst, opSynced, s.ID)
+}
+
+var errBadSignal = fmt.Errorf("malformed signal: %w", ErrProtocol)
+
+// decodeSignal turns a decoded wire value into its signal: errBadSignal
+// when it is not an array of an op and that op's fields, each of its type,
+// and an error wrapping ErrProtocol for an op it does not know.
+func decodeSignal(v any) (signal, error) {
+	a, ok := v.([]any)
+	if !ok || len(a) == 0 {
+		return nil, errBadSignal
+	}
+	op, _ := a[0].(int)
+	// The fields are read in wire order: Go evaluates the calls in a
+	// composite literal from left to right.
+	f := fields{rest: a[1:], ok: true}
+	var s signal
+	switch op {
+	case opSend:
+		m := sendSignal{To: f.next(), Msg: f.next()}
+		switch m.To.(type) {
+		case Pid, string:
+		default:
+			return nil, errBadSignal
+		}
+		s = m
+	case opLink:
+		s = linkSignal{From: f.pid(), To: f.pid()}
+	case opUnlink:
+		s = unlinkSignal{From: f.pid(), To: f.pid()}
+	case opExit:
+		s = exitSignal{From: f.pid(), To: f.pid(), Reason: f.next()}
+	case opMonitor:
+		s = monitorSignal{Watcher: f.pid(), Target: f.pid(), Ref: f.id()}
+	case opDemonitor:
+		s = demonitorSignal{Target: f.pid(), Ref: f.id()}
+	case opDown:
+		s = downSignal{Watcher: f.pid(), Ref: f.id(), Target: f.pid(), Reason: f.next()}
+	case opNodes:
+		s = nodesSignal{Nodes: f.list()}
+	case opCast:
+		s = castSignal{Module: f.str(), Function: f.str(), Args: f.list()}
+	case opDisplaced:
+		s = displacedSignal{Addr: f.str()}
+	case opReplaced:
+		s = replacedSignal{Addr: f.str()}
+	case opSync:
+		s = syncSignal{ID: f.id()}
+	case opSynced:
+		s = syncedSignal{ID: f.id()}
+	default:
+		return nil, fmt.Errorf("unknown signal %d: %w", op, ErrProtocol)
+	}
+	if !f.done() {
+		return nil, errBadSignal
+	}
+	return s, nil
+}
+
+// fields reads the fields of a wire message (a signal, a request) in
+// order. Each read takes the next field; ok turns false when there is none
+// or it has another type.
+type fields struct {
+	rest []any
+	ok   bool
+}
+
+func (f *fields) next() any {
+	if len(f.rest) == 0 {
+		f.ok = false
+		return nil
+	}
+	v := f.rest[0]
+	f.rest = f.rest[1:]
+	return v
+}
+
+func (f *fields) pid() Pid {
+	p, ok := f.next().(Pid)
+	f.ok = f.ok && ok
+	return p
+}
+
+func (f *fields) str() string {
+	s, ok := f.next().(string)
+	f.ok = f.ok && ok
+	return s
+}
+
+func (f *fields) num() int {
+	k, ok := f.next().(int)
+	f.ok = f.ok && ok
+	return k
+}
+
+// id reads a reference or sync ID: an int, not negative.
+func (f *fields) id() uint64 {
+	k := f.num()
+	f.ok = f.ok && k >= 0
+	return uint64(k)
+}
+
+// list reads a list; null is an empty one.
+func (f *fields) list() []any {
+	v := f.next()
+	l, ok := v.([]any)
+	f.ok = f.ok && (ok || v == nil)
+	return l
+}
+
+// done reports whether every field read was there and of its type, and no
+// field is left.
+func (f *fields) done() bool { return f.ok && len(f.rest) == 0 }
