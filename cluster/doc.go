@@ -25,8 +25,8 @@
 // and its control messages, so that calls, messages, links and monitors
 // work across ([Node.ErlangNodes] lists those links).
 //
-// [PortMapper] is the port mapper itself; [RegisterNode], [LookupNode] and
-// [ListNodes] are its client, and work against Erlang's epmd too.
+// The port mapper, server and client, is package [gsh/cluster/portmap]: a
+// Node registers there and looks its peers up there, with Erlang's epmd too.
 //
 // Everything a Node starts it also stops: [Node.Close] drops the port
 // mapper registration and every link and waits for the node's goroutines,

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gsh/cluster/portmap"
 )
 
 // mapperOn starts a port mapper on addr:port (port 0 picks one) and returns
@@ -17,7 +19,7 @@ func mapperOn(t *testing.T, addr string, port int) int {
 	if err != nil {
 		t.Skipf("cannot listen on %s: %v", addr, err)
 	}
-	m := NewPortMapper()
+	m := portmap.NewServer()
 	m.Logf = t.Logf
 	go m.Serve(ln)
 	t.Cleanup(func() { m.Close() })
@@ -60,7 +62,7 @@ func TestPortMapperPerAddress(t *testing.T) {
 		t.Fatalf("bilbo pinging gandalf: %v", err)
 	}
 	for host, want := range map[string]string{"127.0.0.2": "gandalf", "127.0.0.3": "bilbo"} {
-		es, err := ListNodes(ctx, net.JoinHostPort(host, strconv.Itoa(port)))
+		es, err := portmap.List(ctx, net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil || len(es) != 1 || es[0].Name != want {
 			t.Errorf("the port mapper on %s lists %v (%v), want %s alone", host, es, err, want)
 		}

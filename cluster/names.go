@@ -5,13 +5,15 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"gsh/cluster/portmap"
 )
 
 // NoNode is the name of a node that was started without -sname or -name.
 const NoNode Atom = "nonode@nohost"
 
 // maxNameLen bounds a node name on the wire and in the port mapper.
-const maxNameLen = 255
+const maxNameLen = portmap.MaxNameLen
 
 // ShortHostname is this machine's host name up to the first dot, as -sname uses it.
 func ShortHostname() string {
@@ -87,7 +89,7 @@ func SplitName(node Atom) (name, host string, err error) {
 		return "", "", fmt.Errorf("%q is not name@host: %w", s, ErrBadName)
 	}
 	name, host = s[:i], s[i+1:]
-	if !validAlive(name) {
+	if !portmap.ValidName(name) {
 		return "", "", fmt.Errorf("%q: the name part may hold letters, digits, _ and - only: %w", s, ErrBadName)
 	}
 	for _, r := range host {
@@ -96,20 +98,6 @@ func SplitName(node Atom) (name, host string, err error) {
 		}
 	}
 	return name, host, nil
-}
-
-// validAlive reports whether name is a valid name part (before the '@'):
-// ASCII letters, digits, _ and -, at most maxNameLen bytes.
-func validAlive(name string) bool {
-	if name == "" || len(name) > maxNameLen {
-		return false
-	}
-	for _, r := range name {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // isLocalHost reports whether host names this machine, so that its port

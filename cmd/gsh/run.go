@@ -24,6 +24,7 @@ import (
 
 	"gsh/builtins"
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 	"gsh/internal/interrupt"
 	"gsh/shell"
 )
@@ -586,7 +587,7 @@ func spawnPortMapper(port int, addr string) error {
 // runPortMapper serves the port mapper until ctx ends, on -addr (every
 // interface without it).
 func runPortMapper(ctx context.Context, o *options, stderr io.Writer) error {
-	m := cluster.NewPortMapper()
+	m := portmap.NewServer()
 	m.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "gsh portmapper: "+format+"\n", args...) }
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.addr, strconv.Itoa(o.mapperPort)))
 	if err != nil {
@@ -600,7 +601,7 @@ func runPortMapper(ctx context.Context, o *options, stderr io.Writer) error {
 		<-done
 		return nil
 	case err := <-done:
-		if errors.Is(err, cluster.ErrPortMapperClosed) {
+		if errors.Is(err, portmap.ErrClosed) {
 			return nil
 		}
 		return err
