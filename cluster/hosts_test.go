@@ -78,7 +78,7 @@ func TestStartChecksNameResolves(t *testing.T) {
 	port := mapperOn(t, "127.0.0.1", 0)
 	ctx := context.Background()
 	for _, c := range []struct{ name, listen, want string }{
-		{"gandalf@127.0.0.2", "127.0.0.3:0", "give -addr 127.0.0.2"},
+		{"gandalf@127.0.0.2", "127.0.0.3:0", "listen on 127.0.0.2 (Config.ListenAddr)"},
 		{"gandalf@nowhere.gsh.invalid", "127.0.0.1:0", "/etc/hosts"},
 		{"gandalf@192.0.2.7", ":0", "not an address of this machine"},
 	} {
@@ -90,6 +90,12 @@ func TestStartChecksNameResolves(t *testing.T) {
 		}
 		if !errors.Is(err, ErrBadName) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s on %s: %v; want ErrBadName saying %q", c.name, c.listen, err, c.want)
+		}
+		var am *AddrMismatchError
+		if errors.As(err, &am) != (c.listen == "127.0.0.3:0") {
+			t.Errorf("%s on %s: %v; *AddrMismatchError %v", c.name, c.listen, err, am)
+		} else if am != nil && (am.Name != Atom(c.name) || !am.Resolved.Equal(net.IPv4(127, 0, 0, 2)) || !am.Listen.Equal(net.IPv4(127, 0, 0, 3))) {
+			t.Errorf("%s on %s: %+v", c.name, c.listen, am)
 		}
 	}
 }

@@ -70,7 +70,7 @@ func MakeName(name string, long bool) (Atom, error) {
 			// As erl -name does: the host's fully qualified name, or a
 			// refusal when it has none.
 			if host = LongHostname(); !strings.Contains(host, ".") {
-				return "", fmt.Errorf("making a long node name for %s: this host's name %s has no domain and none resolves for it: give the full name, %s@HOST.DOMAIN (a name that resolves to this machine), or use a short name (-sname): %w", name, host, name, ErrBadName)
+				return "", &NoDomainError{Name: name, Host: host}
 			}
 		}
 		name += "@" + host
@@ -80,6 +80,20 @@ func MakeName(name string, long bool) (Atom, error) {
 	}
 	return Atom(name), nil
 }
+
+// NoDomainError is MakeName's error for a long name asked for without a
+// host part on a host whose name has no domain. It matches ErrBadName.
+type NoDomainError struct {
+	Name string // the name given, without "@host"
+	Host string // this host's name, which has no dot
+}
+
+func (e *NoDomainError) Error() string {
+	return fmt.Sprintf("making a long node name for %s: this host's name %s has no domain and none resolves for it: give the full name, %s@HOST.DOMAIN (a name that resolves to this machine), or use a short name: %v", e.Name, e.Host, e.Name, ErrBadName)
+}
+
+// Unwrap returns ErrBadName.
+func (e *NoDomainError) Unwrap() error { return ErrBadName }
 
 // SplitName splits a node name into its name and host parts, checking both.
 func SplitName(node Atom) (name, host string, err error) {

@@ -242,7 +242,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var handler atomic.Pointer[builtins.Env]
 	node, err := startNode(ctx, o, stderr, nodeLog, output, envHandler{&handler})
 	if err != nil {
-		return err
+		return explain(err)
 	}
 	defer node.Close()
 
@@ -310,7 +310,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if o.services != "" {
 		stop, err := startServices(o.services, node, env, nodeLog)
 		if err != nil {
-			return err
+			return explain(err)
 		}
 		defer stop()
 	}
@@ -330,7 +330,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if o.remsh != "" {
 		remote, target, err := remoteShell(ctx, node, o)
 		if err != nil {
-			return err
+			return explain(err)
 		}
 		defer remote.Close()
 		eval, completion, promptNode = remote, remote, target
