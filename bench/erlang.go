@@ -14,7 +14,7 @@ import (
 	"syscall"
 	"time"
 
-	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 // erlSide runs erlang/anchorbench.erl as run.sh does, but with a private
@@ -68,7 +68,7 @@ func startErlang(ctx context.Context, dir string, log io.Writer) (*erlSide, erro
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, cancel := context.WithTimeout(ctx, time.Second)
-		_, err := cluster.ListNodes(c, addr)
+		_, err := portmap.List(c, addr)
 		cancel()
 		if err == nil {
 			break

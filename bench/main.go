@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 var (
@@ -170,7 +171,7 @@ func run(ctx context.Context, cfg config) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	mapper := cluster.NewPortMapper()
+	mapper := portmap.NewServer()
 	mapper.Logf = func(format string, args ...any) { fmt.Fprintf(cfg.log, "port mapper: "+format+"\n", args...) }
 	go mapper.Serve(ln)
 	defer mapper.Close()

@@ -15,6 +15,7 @@ import (
 
 	"gsh/builtins"
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 	"gsh/shell"
 )
 
@@ -56,7 +57,7 @@ func newCluster(t *testing.T) *testCluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := cluster.NewPortMapper()
+	m := portmap.NewServer()
 	go m.Serve(ln)
 	t.Cleanup(func() { m.Close() })
 	return &testCluster{t: t, mapper: ln.Addr().(*net.TCPAddr).Port}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 // names is net_adm.names(host): the nodes that the port mapper on host
@@ -24,7 +25,7 @@ func (e *Env) names(host ...string) ([]any, error) {
 	ctx, cancel := context.WithTimeout(e.ctx(), 5*time.Second)
 	defer cancel()
 	addr := net.JoinHostPort(h, strconv.Itoa(e.Node.Config().MapperPort))
-	entries, err := cluster.ListNodes(ctx, addr)
+	entries, err := portmap.List(ctx, addr)
 	if err != nil {
 		return nil, fmt.Errorf("net_adm.names(%q): asking the port mapper at %s: %w", h, addr, err)
 	}

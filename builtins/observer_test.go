@@ -15,6 +15,7 @@ import (
 
 	"gsh/builtins"
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 // observerNode is a node with the builtins and no interpreter.
@@ -31,7 +32,7 @@ func startObserverNodes(tb testing.TB, names []string, hidden map[string]bool) [
 	if err != nil {
 		tb.Fatal(err)
 	}
-	m := cluster.NewPortMapper()
+	m := portmap.NewServer()
 	go m.Serve(ln)
 	tb.Cleanup(func() { m.Close() })
 	var out []observerNode

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 // args is args(): the arguments of the script being run, [] at the prompt.
@@ -79,7 +80,7 @@ func (e *Env) KnownNodes(ctx context.Context) []string {
 	ctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(e.Node.Config().MapperPort))
-	if names, err := cluster.ListNodes(ctx, addr); err == nil {
+	if names, err := portmap.List(ctx, addr); err == nil {
 		for _, m := range names {
 			out = append(out, m.Name+"@"+host)
 		}

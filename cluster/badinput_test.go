@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+
+	"gsh/cluster/portmap"
 )
 
 // logLines collects a node's log lines.
@@ -316,24 +318,25 @@ func TestSlowlorisPortMapper(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewPortMapper()
-	m.timeout = timeout
+	m := portmap.NewServer()
+	m.Timeout = timeout
 	go m.Serve(ln)
 	t.Cleanup(func() { m.Close() })
 	addr := ln.Addr().String()
 	ctx := context.Background()
 	base, routines := heapInuse(), runtime.NumGoroutine()
-	// A request header declaring 300 bytes, of which a few come.
-	prefix := append([]byte{1, 44, epmdAlive2Req}, bytes.Repeat([]byte{0}, 297)...)
+	// A request header declaring 300 bytes of an ALIVE2_REQ (code 'x'), of
+	// which a few come.
+	prefix := append([]byte{1, 44, 'x'}, bytes.Repeat([]byte{0}, 297)...)
 	closed := slowClients(t, addr, k, prefix, timeout/5)
 	held := heldBy(t, routines, k)
 	for i := range 10 {
 		name := fmt.Sprintf("n%d", i)
-		r, err := RegisterNode(ctx, addr, name, 1000+i, false)
+		r, err := portmap.Register(ctx, addr, name, 1000+i, false)
 		if err != nil {
 			t.Fatalf("registering among slow clients: %v", err)
 		}
-		e, err := LookupNode(ctx, addr, name)
+		e, err := portmap.Lookup(ctx, addr, name)
 		if err != nil || e.Port != 1000+i {
 			t.Fatalf("lookup among slow clients: %+v, %v", e, err)
 		}
@@ -352,7 +355,7 @@ func TestSlowlorisPortMapper(t *testing.T) {
 	if held > base+4*mib {
 		t.Fatalf("heap grew by %d KiB with %d slow clients", (held-base)/1024, k)
 	}
-	if names, err := ListNodes(ctx, addr); err != nil || len(names) != 0 {
+	if names, err := portmap.List(ctx, addr); err != nil || len(names) != 0 {
 		t.Fatalf("after: %v, %v", names, err)
 	}
 }

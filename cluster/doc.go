@@ -36,8 +36,8 @@
 // error wrapping [ErrTooLarge]); a request of another shape is answered
 // with an error wrapping [ErrProtocol].
 //
-// [PortMapper] is the port mapper itself; [RegisterNode], [LookupNode] and
-// [ListNodes] are its client, and work against Erlang's epmd too.
+// The port mapper, server and client, is package [gsh/cluster/portmap]: a
+// Node registers there and looks its peers up there, with Erlang's epmd too.
 //
 // Everything a Node starts it also stops: [Node.Close] drops the port
 // mapper registration and every link and waits for the node's goroutines,

@@ -265,7 +265,7 @@ func erlServerHandshake(rw io.ReadWriter, self Atom, creation uint32, flags uint
 	case "nok":
 		return them, errDuplicate
 	default:
-		return them, fmt.Errorf("%s: %w", st, errErlangOff)
+		return them, fmt.Errorf("%s: %w", st, ErrErlangOff)
 	}
 	mine, err := erlChallenge()
 	if err != nil {

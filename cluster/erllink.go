@@ -37,8 +37,9 @@ import (
 	"gsh/cluster/frame"
 )
 
-// errErlangOff: this node does not link with Erlang nodes.
-var errErlangOff = errors.New("links with Erlang nodes are off on this node: start gsh with -erlang (cluster.Config.Erlang)")
+// ErrErlangOff: this node does not link with Erlang nodes (Config.Erlang
+// is off), and the peer is one.
+var ErrErlangOff = errors.New("links with Erlang nodes are off on this node (Config.Erlang)")
 
 // errErlangLinked is what dialling an Erlang node returns when it made an
 // Erlang link (the caller then uses it), and what accepting one returns.
@@ -193,7 +194,7 @@ func (n *Node) erlFlags() uint64 {
 // errErlangLinked when the link is up.
 func (n *Node) dialErlang(ctx context.Context, peer Atom, addr string) error {
 	if !n.cfg.Erlang {
-		return fmt.Errorf("connecting to %s: it is an Erlang node, and %w: %w", peer, errErlangOff, ErrProtocol)
+		return fmt.Errorf("connecting to %s: it is an Erlang node, and %w: %w", peer, ErrErlangOff, ErrProtocol)
 	}
 	if err := n.erlNameKindErr(peer); err != nil {
 		return fmt.Errorf("connecting to %s: %w", peer, err)

@@ -71,8 +71,8 @@ func TestErlangWrongCookieAndOff(t *testing.T) {
 		t.Fatalf("ping of a node without Erlang links from erl = %s, want pang", got)
 	}
 	err := off.Ping(ctx5(t), e2.name)
-	if err == nil || !strings.Contains(err.Error(), "-erlang") {
-		t.Fatalf("ping of erl from a node without Erlang links: %v, want a hint at -erlang", err)
+	if !errors.Is(err, ErrErlangOff) || strings.Contains(err.Error(), "-erlang") {
+		t.Fatalf("ping of erl from a node without Erlang links: %v, want ErrErlangOff, naming no flag", err)
 	}
 	// Both gsh nodes still serve.
 	if err := g.Ping(ctx5(t), e2.name); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"gsh/cluster/frame"
+	"gsh/cluster/portmap"
 )
 
 // Errors a caller can tell apart with errors.Is. They keep their identity
@@ -17,7 +18,8 @@ var (
 	ErrNodeDown = errors.New("node down")
 
 	// ErrUnknownNode: the node's host has no port mapper entry for that name.
-	ErrUnknownNode = errors.New("unknown node")
+	// It is the port mapper client's own sentinel.
+	ErrUnknownNode = portmap.ErrUnknownNode
 
 	// ErrAuth: the cookie handshake failed: the two nodes have different cookies.
 	ErrAuth = errors.New("authentication failed (the nodes' cookies differ)")
@@ -29,11 +31,13 @@ var (
 	// ErrNameType: a short-name node and a long-name node refuse each other.
 	ErrNameType = errors.New("short and long node names do not mix")
 
-	// ErrBadName: a node name is not of the form name@host.
-	ErrBadName = errors.New("bad node name")
+	// ErrBadName: a node name is not of the form name@host. It is the port
+	// mapper's own sentinel, which it gives for a name it does not accept.
+	ErrBadName = portmap.ErrBadName
 
-	// ErrNameTaken: the port mapper already has a node of that name.
-	ErrNameTaken = errors.New("node name already in use")
+	// ErrNameTaken: the port mapper already has a node of that name. It is
+	// the port mapper client's own sentinel.
+	ErrNameTaken = portmap.ErrNameTaken
 
 	// ErrUnknownModule: the called module does not exist on the node.
 	ErrUnknownModule = errors.New("unknown module")

@@ -9,13 +9,14 @@ import (
 	"strings"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 // Two nodes on loopback with a private port mapper: one serves a module of
 // Go functions, the other calls it.
 func ExampleNode_Call() {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	mapper := cluster.NewPortMapper()
+	mapper := portmap.NewServer()
 	go mapper.Serve(ln)
 	defer mapper.Close()
 

@@ -23,6 +23,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"gsh/cluster/portmap"
 )
 
 // raceEnabled reports whether the test binary was built with -race, which
@@ -178,7 +180,7 @@ func (c *testCluster) startCfg(cfg *Config) *Node {
 // register makes a port mapper entry for alive at port that lasts the test.
 func register(t testing.TB, mapperPort int, alive string, port int) {
 	t.Helper()
-	r, err := RegisterNode(context.Background(), "127.0.0.1:"+strconv.Itoa(mapperPort), alive, port, false)
+	r, err := portmap.Register(context.Background(), "127.0.0.1:"+strconv.Itoa(mapperPort), alive, port, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -489,7 +491,7 @@ func TestPortMapperRestart(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	addr := ln.Addr().String()
-	m1 := NewPortMapper()
+	m1 := portmap.NewServer()
 	m1.Logf = t.Logf
 	go m1.Serve(ln)
 	defer m1.Close()
@@ -520,13 +522,13 @@ func TestPortMapperRestart(t *testing.T) {
 		ln2, err = net.Listen("tcp", addr)
 		return err == nil
 	})
-	m2 := NewPortMapper()
+	m2 := portmap.NewServer()
 	m2.Logf = t.Logf
 	go m2.Serve(ln2)
 	defer m2.Close()
 	back := time.Now()
 	poll(t, 15*time.Second, "both nodes registered again", func() bool {
-		names, err := ListNodes(ctx, addr)
+		names, err := portmap.List(ctx, addr)
 		return err == nil && len(names) == 2
 	})
 	t.Logf("both nodes registered again %v after the mapper came back", time.Since(back).Round(time.Millisecond))
@@ -717,7 +719,7 @@ func TestNoLeakedGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewPortMapper()
+	m := portmap.NewServer()
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(ln) }()
 	c := &testCluster{t: t, mapper: ln.Addr().(*net.TCPAddr).Port}
@@ -791,7 +793,7 @@ func TestNoLeakedGoroutines(t *testing.T) {
 		}
 	}
 	m.Close()
-	if err := <-served; !errors.Is(err, ErrPortMapperClosed) {
+	if err := <-served; !errors.Is(err, portmap.ErrClosed) {
 		t.Fatal(err)
 	}
 }

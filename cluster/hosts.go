@@ -66,9 +66,26 @@ func checkHome(ctx context.Context, name Atom, ln net.Listener) (net.IP, error) 
 	if la.IP.Equal(ip) {
 		return ip, nil
 	}
-	alive, _, _ := SplitName(name)
-	return nil, fmt.Errorf("%s resolves to %s but the node listens on %s only: peers would not reach %s; give -addr %s, or name the node after a host name that resolves to %s, or after the address itself (-name %s@%s): %w", host, ip, la.IP, name, ip, la.IP, alive, la.IP, ErrBadName)
+	return nil, &AddrMismatchError{Name: name, Resolved: ip, Listen: la.IP}
 }
+
+// AddrMismatchError is Start's error, with Config.CheckHost, for a node
+// whose name's host resolves to an address other than the one address the
+// node listens on: peers would not reach it. It matches ErrBadName.
+type AddrMismatchError struct {
+	Name     Atom   // the node's name
+	Resolved net.IP // the address its host resolves to
+	Listen   net.IP // the address it listens on (Config.ListenAddr)
+}
+
+func (e *AddrMismatchError) Error() string {
+	alive, host, _ := SplitName(e.Name)
+	return fmt.Sprintf("%s resolves to %s but the node listens on %s only: peers would not reach %s; listen on %s (Config.ListenAddr), or name the node after a host name that resolves to %s, or after the address itself (%s@%s): %v",
+		host, e.Resolved, e.Listen, e.Name, e.Resolved, e.Listen, alive, e.Listen, ErrBadName)
+}
+
+// Unwrap returns ErrBadName.
+func (e *AddrMismatchError) Unwrap() error { return ErrBadName }
 
 // listenIP is the address ln listens on, 127.0.0.1 when it listens on
 // every address.

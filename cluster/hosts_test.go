@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"gsh/cluster/portmap"
 )
 
 // mapperOn starts a port mapper on addr:port (port 0 picks one) and returns
@@ -17,7 +19,7 @@ func mapperOn(t *testing.T, addr string, port int) int {
 	if err != nil {
 		t.Skipf("cannot listen on %s: %v", addr, err)
 	}
-	m := NewPortMapper()
+	m := portmap.NewServer()
 	m.Logf = t.Logf
 	go m.Serve(ln)
 	t.Cleanup(func() { m.Close() })
@@ -60,7 +62,7 @@ func TestPortMapperPerAddress(t *testing.T) {
 		t.Fatalf("bilbo pinging gandalf: %v", err)
 	}
 	for host, want := range map[string]string{"127.0.0.2": "gandalf", "127.0.0.3": "bilbo"} {
-		es, err := ListNodes(ctx, net.JoinHostPort(host, strconv.Itoa(port)))
+		es, err := portmap.List(ctx, net.JoinHostPort(host, strconv.Itoa(port)))
 		if err != nil || len(es) != 1 || es[0].Name != want {
 			t.Errorf("the port mapper on %s lists %v (%v), want %s alone", host, es, err, want)
 		}
@@ -76,7 +78,7 @@ func TestStartChecksNameResolves(t *testing.T) {
 	port := mapperOn(t, "127.0.0.1", 0)
 	ctx := context.Background()
 	for _, c := range []struct{ name, listen, want string }{
-		{"gandalf@127.0.0.2", "127.0.0.3:0", "give -addr 127.0.0.2"},
+		{"gandalf@127.0.0.2", "127.0.0.3:0", "listen on 127.0.0.2 (Config.ListenAddr)"},
 		{"gandalf@nowhere.gsh.invalid", "127.0.0.1:0", "/etc/hosts"},
 		{"gandalf@192.0.2.7", ":0", "not an address of this machine"},
 	} {
@@ -88,6 +90,12 @@ func TestStartChecksNameResolves(t *testing.T) {
 		}
 		if !errors.Is(err, ErrBadName) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s on %s: %v; want ErrBadName saying %q", c.name, c.listen, err, c.want)
+		}
+		var am *AddrMismatchError
+		if errors.As(err, &am) != (c.listen == "127.0.0.3:0") {
+			t.Errorf("%s on %s: %v; *AddrMismatchError %v", c.name, c.listen, err, am)
+		} else if am != nil && (am.Name != Atom(c.name) || !am.Resolved.Equal(net.IPv4(127, 0, 0, 2)) || !am.Listen.Equal(net.IPv4(127, 0, 0, 3))) {
+			t.Errorf("%s on %s: %+v", c.name, c.listen, am)
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"gsh/cluster/portmap"
 )
 
 // TestNewNodeAfterMapperRestart: right after the port mapper restarts, a new
@@ -17,7 +19,7 @@ func TestNewNodeAfterMapperRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	m1 := NewPortMapper()
+	m1 := portmap.NewServer()
 	go m1.Serve(ln)
 	c := &testCluster{t: t, mapper: ln.Addr().(*net.TCPAddr).Port}
 	for round := range 3 {
@@ -31,7 +33,7 @@ func TestNewNodeAfterMapperRestart(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m1 = NewPortMapper()
+			m1 = portmap.NewServer()
 			go m1.Serve(ln)
 			young := c.start(fmt.Sprintf("young%d", round), "abc")
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

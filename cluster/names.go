@@ -5,13 +5,15 @@ import (
 	"net"
 	"os"
 	"strings"
+
+	"gsh/cluster/portmap"
 )
 
 // NoNode is the name of a node that was started without -sname or -name.
 const NoNode Atom = "nonode@nohost"
 
 // maxNameLen bounds a node name on the wire and in the port mapper.
-const maxNameLen = 255
+const maxNameLen = portmap.MaxNameLen
 
 // ShortHostname is this machine's host name up to the first dot, as -sname uses it.
 func ShortHostname() string {
@@ -68,7 +70,7 @@ func MakeName(name string, long bool) (Atom, error) {
 			// As erl -name does: the host's fully qualified name, or a
 			// refusal when it has none.
 			if host = LongHostname(); !strings.Contains(host, ".") {
-				return "", fmt.Errorf("making a long node name for %s: this host's name %s has no domain and none resolves for it: give the full name, %s@HOST.DOMAIN (a name that resolves to this machine), or use a short name (-sname): %w", name, host, name, ErrBadName)
+				return "", &NoDomainError{Name: name, Host: host}
 			}
 		}
 		name += "@" + host
@@ -79,6 +81,20 @@ func MakeName(name string, long bool) (Atom, error) {
 	return Atom(name), nil
 }
 
+// NoDomainError is MakeName's error for a long name asked for without a
+// host part on a host whose name has no domain. It matches ErrBadName.
+type NoDomainError struct {
+	Name string // the name given, without "@host"
+	Host string // this host's name, which has no dot
+}
+
+func (e *NoDomainError) Error() string {
+	return fmt.Sprintf("making a long node name for %s: this host's name %s has no domain and none resolves for it: give the full name, %s@HOST.DOMAIN (a name that resolves to this machine), or use a short name: %v", e.Name, e.Host, e.Name, ErrBadName)
+}
+
+// Unwrap returns ErrBadName.
+func (e *NoDomainError) Unwrap() error { return ErrBadName }
+
 // SplitName splits a node name into its name and host parts, checking both.
 func SplitName(node Atom) (name, host string, err error) {
 	s := string(node)
@@ -87,7 +103,7 @@ func SplitName(node Atom) (name, host string, err error) {
 		return "", "", fmt.Errorf("%q is not name@host: %w", s, ErrBadName)
 	}
 	name, host = s[:i], s[i+1:]
-	if !validAlive(name) {
+	if !portmap.ValidName(name) {
 		return "", "", fmt.Errorf("%q: the name part may hold letters, digits, _ and - only: %w", s, ErrBadName)
 	}
 	for _, r := range host {
@@ -96,20 +112,6 @@ func SplitName(node Atom) (name, host string, err error) {
 		}
 	}
 	return name, host, nil
-}
-
-// validAlive reports whether name is a valid name part (before the '@'):
-// ASCII letters, digits, _ and -, at most maxNameLen bytes.
-func validAlive(name string) bool {
-	if name == "" || len(name) > maxNameLen {
-		return false
-	}
-	for _, r := range name {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }
 
 // isLocalHost reports whether host names this machine, so that its port

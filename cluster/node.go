@@ -14,10 +14,12 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"gsh/cluster/portmap"
 )
 
 // DefaultMapperPort is the port mapper's port, the same as Erlang's epmd.
-const DefaultMapperPort = 4369
+const DefaultMapperPort = portmap.DefaultPort
 
 // Config configures a Node. Start from DefaultConfig and change what you need.
 type Config struct {
@@ -187,7 +189,7 @@ type Node struct {
 	home net.IP
 
 	ln    net.Listener
-	reg   atomic.Pointer[Registration]
+	reg   atomic.Pointer[registration]
 	limit *authLimiter // turns to check cookie proofs; nil: no limit
 
 	ctx    context.Context
@@ -277,7 +279,7 @@ func Start(ctx context.Context, cfg *Config) (*Node, error) {
 		}
 		n.home = listenIP(ln)
 	}
-	reg, err := RegisterNode(rctx, n.mapperAddr(), n.alive, n.Port(), c.Hidden)
+	reg, err := n.register(rctx)
 	cancel()
 	if err != nil {
 		ln.Close()
@@ -378,7 +380,7 @@ func (n *Node) keepRegistered() {
 		delay := 5 * time.Millisecond
 		for {
 			ctx, cancel := context.WithTimeout(n.ctx, n.cfg.HandshakeTimeout)
-			r, err := RegisterNode(ctx, n.mapperAddr(), n.alive, n.Port(), n.cfg.Hidden)
+			r, err := n.register(ctx)
 			cancel()
 			if err == nil {
 				n.reg.Store(r)
@@ -410,9 +412,10 @@ const reregisterMaxDelay = 100 * time.Millisecond
 const mapperGrace = 3 * reregisterMaxDelay
 
 // lookup asks the port mapper where node alive of host listens.
-func (n *Node) lookup(ctx context.Context, mapper, host, alive string) (MapperEntry, error) {
+func (n *Node) lookup(ctx context.Context, mapper, host, alive string) (portmap.Entry, error) {
 	for {
-		e, err := LookupNode(ctx, mapper, alive)
+		e, err := portmap.Lookup(ctx, mapper, alive)
+		err = mapperErr(err)
 		r := n.reg.Load()
 		if !errors.Is(err, ErrUnknownNode) || !isLocalHost(host) || r == nil || time.Since(r.at) >= mapperGrace {
 			return e, err

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gsh/cluster/portmap"
 )
 
 // startMapper runs a port mapper on a private loopback port for one test.
@@ -19,7 +21,7 @@ func startMapper(t testing.TB) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewPortMapper()
+	m := portmap.NewServer()
 	m.Logf = t.Logf
 	go m.Serve(ln)
 	t.Cleanup(func() { m.Close() })
@@ -76,7 +78,7 @@ func (c *testCluster) waitUnregistered(name string) {
 	defer tick.Stop()
 	deadline := time.After(10 * time.Second)
 	for {
-		if _, err := LookupNode(context.Background(), addr, name); errors.Is(err, ErrUnknownNode) {
+		if _, err := portmap.Lookup(context.Background(), addr, name); errors.Is(err, ErrUnknownNode) {
 			return
 		}
 		select {

@@ -181,7 +181,7 @@ func (n *Node) newProcess(limited bool) (*Process, error) {
 		k := len(pt.procs)
 		pt.mu.Unlock()
 		p.cancel(nil)
-		return nil, fmt.Errorf("starting a process on %s: it runs %d processes, its limit (cluster.Config.MaxProcesses, gsh -procs): %w", n.name, k, ErrTooManyProcesses)
+		return nil, fmt.Errorf("starting a process on %s: it runs %d processes, its limit (Config.MaxProcesses): %w", n.name, k, ErrTooManyProcesses)
 	}
 	pt.procs[p.pid.ID] = p
 	pt.mu.Unlock()

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"gsh/cluster/portmap"
 )
 
 // TestCloseDuringConnectLogsNothing: a node closed while it connects to a
@@ -27,7 +29,7 @@ func TestCloseDuringConnectLogsNothing(t *testing.T) {
 			accepted <- conn
 		}
 	}()
-	reg, err := RegisterNode(context.Background(), fmt.Sprintf("127.0.0.1:%d", c.mapper), "ghost", ln.Addr().(*net.TCPAddr).Port, false)
+	reg, err := portmap.Register(context.Background(), fmt.Sprintf("127.0.0.1:%d", c.mapper), "ghost", ln.Addr().(*net.TCPAddr).Port, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 	"gsh/internal/gshtest"
 )
 
@@ -143,7 +144,7 @@ func runSession(t *testing.T, file string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := cluster.NewPortMapper()
+	m := portmap.NewServer()
 	go m.Serve(ln)
 	defer m.Close()
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)

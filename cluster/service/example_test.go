@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 	"gsh/cluster/service"
 )
 
@@ -17,7 +18,7 @@ import (
 // its kvs, nothing else, and a client that knows the secret uses them.
 func Example() {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	mapper := cluster.NewPortMapper()
+	mapper := portmap.NewServer()
 	go mapper.Serve(ln)
 	defer mapper.Close()
 

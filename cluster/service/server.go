@@ -101,6 +101,10 @@ func DefaultConfig() *Config {
 	}
 }
 
+// ErrNoCertificate: a service asks for TLS and the server has no TLS
+// certificate (Config.TLS).
+var ErrNoCertificate = errors.New("the server has no TLS certificate")
+
 // Verify checks a Config, as yamux.VerifyConfig does.
 func (c *Config) Verify() error {
 	if c.Node == nil {
@@ -131,7 +135,7 @@ func (c *Config) Verify() error {
 		}
 		seen[s.Name] = true
 		if s.TLS && c.TLS == nil {
-			return fmt.Errorf("service %s asks for TLS, but the server has no TLS certificate (gsh: -tls_cert and -tls_key)", s.Name)
+			return fmt.Errorf("service %s asks for TLS, but %w (Config.TLS)", s.Name, ErrNoCertificate)
 		}
 	}
 	if c.TLS != nil && len(c.TLS.Certificates) == 0 && c.TLS.GetCertificate == nil {

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 // logLines keeps a server's log lines and lets a test wait for one.
@@ -117,7 +118,7 @@ func startNode(t testing.TB, h cluster.Handler) *cluster.Node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := cluster.NewPortMapper()
+	m := portmap.NewServer()
 	m.Logf = func(string, ...any) {}
 	go m.Serve(ln)
 	t.Cleanup(func() { m.Close() })

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 	"gsh/internal/gshtest"
 )
 
@@ -82,12 +83,12 @@ func (p *gshProc) expect(text string) {
 }
 
 // privateMapper runs the real port mapper on a private loopback port.
-func privateMapper(t *testing.T) (*cluster.PortMapper, string) {
+func privateMapper(t *testing.T) (*portmap.Server, string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := cluster.NewPortMapper()
+	m := portmap.NewServer()
 	go m.Serve(ln)
 	t.Cleanup(func() { m.Close() })
 	return m, fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
@@ -190,7 +191,7 @@ func TestMapperStartedOnDemand(t *testing.T) {
 	p.send("node()")
 	p.expect("frodo@")
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	names, err := cluster.ListNodes(context.Background(), addr)
+	names, err := portmap.List(context.Background(), addr)
 	if err != nil || len(names) != 1 || names[0].Name != "frodo" {
 		t.Fatalf("the started mapper lists %v, %v", names, err)
 	}
@@ -207,7 +208,7 @@ func waitNames(t *testing.T, addr string, n int) {
 	defer tick.Stop()
 	deadline := time.After(10 * time.Second)
 	for {
-		names, err := cluster.ListNodes(context.Background(), addr)
+		names, err := portmap.List(context.Background(), addr)
 		if err == nil && len(names) == n {
 			return
 		}

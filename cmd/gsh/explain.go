@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
 	"gsh/cluster"
+	"gsh/cluster/service"
 	"gsh/shell"
 )
 
@@ -30,6 +32,9 @@ const (
 	notDistributedHint = "start it with -sname NAME or -name NAME"
 	nameTypeHint       = "start both with -sname or both with -name"
 	tlsHint            = "links over TLS need -tls_cert, -tls_key and -tls_ca on both nodes"
+	erlangHint         = "start gsh with -erlang"
+	procsHint          = "-procs N sets a gsh node's limit"
+	serviceTLSHint     = "give gsh -tls_cert and -tls_key"
 )
 
 // explain adds to err, when gsh's flags avoid it, the flags that do:
@@ -39,8 +44,21 @@ func explain(err error) error {
 	if err == nil || errors.As(err, &h) {
 		return err
 	}
+	var noDomain *cluster.NoDomainError
+	var mismatch *cluster.AddrMismatchError
 	hint := ""
 	switch {
+	case errors.As(err, &noDomain):
+		hint = fmt.Sprintf("-sname %s gives a short name", noDomain.Name)
+	case errors.As(err, &mismatch):
+		alive, _, _ := cluster.SplitName(mismatch.Name)
+		hint = fmt.Sprintf("give -addr %s, or -name %s@%s", mismatch.Resolved, alive, mismatch.Listen)
+	case errors.Is(err, cluster.ErrErlangOff):
+		hint = erlangHint
+	case errors.Is(err, cluster.ErrTooManyProcesses):
+		hint = procsHint
+	case errors.Is(err, service.ErrNoCertificate):
+		hint = serviceTLSHint
 	case errors.Is(err, cluster.ErrNotDistributed):
 		hint = notDistributedHint
 	case errors.Is(err, cluster.ErrNameType):
@@ -66,6 +84,8 @@ func explainLine(line string) string {
 		hint = notDistributedHint
 	case strings.Contains(line, cluster.ErrNameType.Error()):
 		hint = nameTypeHint
+	case strings.Contains(line, cluster.ErrErlangOff.Error()):
+		hint = erlangHint
 	case slices.ContainsFunc(tlsMismatch, func(s string) bool { return strings.Contains(line, s) }):
 		hint = tlsHint
 	}

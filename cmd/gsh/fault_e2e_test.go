@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 // mapperHas polls the port mapper at addr until name's presence is want.
@@ -19,8 +20,8 @@ func mapperHas(t *testing.T, addr, name string, want bool) {
 	defer tick.Stop()
 	deadline := time.After(10 * time.Second)
 	for {
-		names, err := cluster.ListNodes(context.Background(), addr)
-		if err == nil && slices.ContainsFunc(names, func(e cluster.MapperEntry) bool { return e.Name == name }) == want {
+		names, err := portmap.List(context.Background(), addr)
+		if err == nil && slices.ContainsFunc(names, func(e portmap.Entry) bool { return e.Name == name }) == want {
 			return
 		}
 		select {

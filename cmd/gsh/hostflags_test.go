@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 )
 
 // -name NAME on a host with no domain is refused, as erl -name refuses it,
@@ -43,7 +44,7 @@ func TestPortRange(t *testing.T) {
 	p := startGsh(t, nil, "-sname", "ranger", "-setcookie", "abc", "-epmd_port", port, "-addr", "127.0.0.1", "-port", strconv.Itoa(lo)+"-"+strconv.Itoa(hi))
 	p.send("node()")
 	p.expect("ranger@")
-	e, err := cluster.LookupNode(context.Background(), "127.0.0.1:"+port, "ranger")
+	e, err := portmap.Lookup(context.Background(), "127.0.0.1:"+port, "ranger")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"gsh/builtins"
 	"gsh/cluster"
+	"gsh/cluster/portmap"
 	"gsh/internal/interrupt"
 	"gsh/shell"
 )
@@ -241,7 +242,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var handler atomic.Pointer[builtins.Env]
 	node, err := startNode(ctx, o, stderr, nodeLog, output, envHandler{&handler})
 	if err != nil {
-		return err
+		return explain(err)
 	}
 	defer node.Close()
 
@@ -309,7 +310,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if o.services != "" {
 		stop, err := startServices(o.services, node, env, nodeLog)
 		if err != nil {
-			return err
+			return explain(err)
 		}
 		defer stop()
 	}
@@ -329,7 +330,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if o.remsh != "" {
 		remote, target, err := remoteShell(ctx, node, o)
 		if err != nil {
-			return err
+			return explain(err)
 		}
 		defer remote.Close()
 		eval, completion, promptNode = remote, remote, target
@@ -586,7 +587,7 @@ func spawnPortMapper(port int, addr string) error {
 // runPortMapper serves the port mapper until ctx ends, on -addr (every
 // interface without it).
 func runPortMapper(ctx context.Context, o *options, stderr io.Writer) error {
-	m := cluster.NewPortMapper()
+	m := portmap.NewServer()
 	m.Logf = func(format string, args ...any) { fmt.Fprintf(stderr, "gsh portmapper: "+format+"\n", args...) }
 	ln, err := net.Listen("tcp", net.JoinHostPort(o.addr, strconv.Itoa(o.mapperPort)))
 	if err != nil {
@@ -600,7 +601,7 @@ func runPortMapper(ctx context.Context, o *options, stderr io.Writer) error {
 		<-done
 		return nil
 	case err := <-done:
-		if errors.Is(err, cluster.ErrPortMapperClosed) {
+		if errors.Is(err, portmap.ErrClosed) {
 			return nil
 		}
 		return err

@@ -1,4 +1,4 @@
-package cluster
+package portmap
 
 import (
 	"bytes"
@@ -18,7 +18,7 @@ import (
 	"time"
 )
 
-// pmLog collects a PortMapper's Logf lines.
+// pmLog collects a Server's Logf lines.
 type pmLog struct {
 	mu    sync.Mutex
 	lines []string
@@ -42,18 +42,18 @@ func (l *pmLog) since(n int) []string {
 	return append([]string(nil), l.lines[n:]...)
 }
 
-// pmStart serves a new PortMapper on 127.0.0.1:0 until the test ends, and
-// checks then that Serve returned ErrPortMapperClosed.
-func pmStart(t *testing.T, timeout time.Duration) (*PortMapper, string, *pmLog) {
+// pmStart serves a new Server on 127.0.0.1:0 until the test ends, and
+// checks then that Serve returned ErrClosed.
+func pmStart(t *testing.T, timeout time.Duration) (*Server, string, *pmLog) {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	logs := &pmLog{}
-	m := NewPortMapper()
+	m := NewServer()
 	m.Logf = logs.logf
-	m.timeout = timeout
+	m.Timeout = timeout
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(l) }()
 	t.Cleanup(func() {
@@ -62,8 +62,8 @@ func pmStart(t *testing.T, timeout time.Duration) (*PortMapper, string, *pmLog) 
 		}
 		select {
 		case err := <-served:
-			if !errors.Is(err, ErrPortMapperClosed) {
-				t.Errorf("Serve returned %v, want ErrPortMapperClosed", err)
+			if !errors.Is(err, ErrClosed) {
+				t.Errorf("Serve returned %v, want ErrClosed", err)
 			}
 		case <-time.After(5 * time.Second):
 			t.Errorf("Serve did not return after Close")
@@ -96,80 +96,80 @@ func pmCtx(t *testing.T) context.Context {
 
 // pmGone reports whether name is no longer registered at addr.
 func pmGone(t *testing.T, addr, name string) bool {
-	_, err := LookupNode(pmCtx(t), addr, name)
+	_, err := Lookup(pmCtx(t), addr, name)
 	if err != nil && !errors.Is(err, ErrUnknownNode) {
-		t.Fatalf("LookupNode(%q): %v", name, err)
+		t.Fatalf("Lookup(%q): %v", name, err)
 	}
 	return errors.Is(err, ErrUnknownNode)
 }
 
-func TestPortMapperRegisterLookup(t *testing.T) {
+func TestRegisterLookup(t *testing.T) {
 	m, addr, _ := pmStart(t, 0)
 	ctx := pmCtx(t)
 
-	reg, err := RegisterNode(ctx, addr, "alpha", 5555, false)
+	reg, err := Register(ctx, addr, "alpha", 5555, false)
 	if err != nil {
-		t.Fatalf("RegisterNode: %v", err)
+		t.Fatalf("Register: %v", err)
 	}
 	if reg.Creation == 0 {
 		t.Errorf("Creation is 0")
 	}
 
 	names := m.Names()
-	want := MapperEntry{Name: "alpha", Port: 5555, Extra: "gsh", Creation: reg.Creation, HighVersion: 6, LowVersion: 5}
+	want := Entry{Name: "alpha", Port: 5555, Extra: "gsh", Creation: reg.Creation, HighVersion: 6, LowVersion: 5}
 	if len(names) != 1 || names[0] != want {
 		t.Errorf("Names() = %+v, want [%+v]", names, want)
 	}
 
-	e, err := LookupNode(ctx, addr, "alpha")
+	e, err := Lookup(ctx, addr, "alpha")
 	if err != nil {
-		t.Fatalf("LookupNode: %v", err)
+		t.Fatalf("Lookup: %v", err)
 	}
 	want.Creation = 0 // PORT2_RESP does not carry it
 	if e != want {
-		t.Errorf("LookupNode = %+v, want %+v", e, want)
+		t.Errorf("Lookup = %+v, want %+v", e, want)
 	}
 	if !e.IsGsh() {
 		t.Errorf("IsGsh() = false for %+v", e)
 	}
 
 	// The same name again is refused while the first registration lives.
-	if r2, err := RegisterNode(ctx, addr, "alpha", 5556, false); !errors.Is(err, ErrNameTaken) {
+	if r2, err := Register(ctx, addr, "alpha", 5556, false); !errors.Is(err, ErrNameTaken) {
 		if r2 != nil {
 			r2.Close()
 		}
-		t.Fatalf("second RegisterNode: err = %v, want ErrNameTaken", err)
+		t.Fatalf("second Register: err = %v, want ErrNameTaken", err)
 	} else if !strings.Contains(err.Error(), "port mapper at "+addr) {
 		t.Errorf("error %q does not name the mapper", err)
 	}
 
 	// A hidden node.
-	hid, err := RegisterNode(ctx, addr, "beta", 6666, true)
+	hid, err := Register(ctx, addr, "beta", 6666, true)
 	if err != nil {
-		t.Fatalf("RegisterNode hidden: %v", err)
+		t.Fatalf("Register hidden: %v", err)
 	}
 	defer hid.Close()
-	e, err = LookupNode(ctx, addr, "beta")
+	e, err = Lookup(ctx, addr, "beta")
 	if err != nil {
-		t.Fatalf("LookupNode hidden: %v", err)
+		t.Fatalf("Lookup hidden: %v", err)
 	}
 	if !e.Hidden || e.Port != 6666 || e.Name != "beta" {
-		t.Errorf("LookupNode hidden = %+v", e)
+		t.Errorf("Lookup hidden = %+v", e)
 	}
 	if names := m.Names(); len(names) != 2 || names[0].Hidden || !names[1].Hidden {
 		t.Errorf("Names() = %+v, want alpha (visible) and beta (hidden)", names)
 	}
 
-	list, err := ListNodes(ctx, addr)
+	list, err := List(ctx, addr)
 	if err != nil {
-		t.Fatalf("ListNodes: %v", err)
+		t.Fatalf("List: %v", err)
 	}
 	got := map[string]int{}
 	for _, e := range list {
 		got[e.Name] = e.Port
 	}
 	if len(got) != 2 || got["alpha"] != 5555 || got["beta"] != 6666 {
-		t.Errorf("ListNodes = %+v", list)
+		t.Errorf("List = %+v", list)
 	}
 
 	// Closing the registration frees the name.
@@ -187,48 +187,48 @@ func TestPortMapperRegisterLookup(t *testing.T) {
 	pmWaitFor(t, "alpha to be unregistered", func() bool { return pmGone(t, addr, "alpha") })
 
 	// Registering it again gives a different creation.
-	reg2, err := RegisterNode(ctx, addr, "alpha", 5557, false)
+	reg2, err := Register(ctx, addr, "alpha", 5557, false)
 	if err != nil {
-		t.Fatalf("RegisterNode again: %v", err)
+		t.Fatalf("Register again: %v", err)
 	}
 	defer reg2.Close()
 	if reg2.Creation == reg.Creation || reg2.Creation == 0 {
 		t.Errorf("creation %d after %d, want a different non-zero one", reg2.Creation, reg.Creation)
 	}
-	if e, err := LookupNode(ctx, addr, "alpha"); err != nil || e.Port != 5557 {
-		t.Errorf("LookupNode after re-registering = %+v, %v", e, err)
+	if e, err := Lookup(ctx, addr, "alpha"); err != nil || e.Port != 5557 {
+		t.Errorf("Lookup after re-registering = %+v, %v", e, err)
 	}
 
 	// A name nobody registered.
-	_, err = LookupNode(ctx, addr, "nobody")
+	_, err = Lookup(ctx, addr, "nobody")
 	if !errors.Is(err, ErrUnknownNode) {
-		t.Errorf("LookupNode(nobody): err = %v, want ErrUnknownNode", err)
+		t.Errorf("Lookup(nobody): err = %v, want ErrUnknownNode", err)
 	}
 }
 
-func TestPortMapperBadNamesClientSide(t *testing.T) {
+func TestBadNamesClientSide(t *testing.T) {
 	ctx := pmCtx(t)
 	for _, name := range []string{"", "a@b", strings.Repeat("x", 256), "nul\x00"} {
-		if _, err := RegisterNode(ctx, "127.0.0.1:1", name, 1, false); !errors.Is(err, ErrBadName) {
-			t.Errorf("RegisterNode(%q): err = %v, want ErrBadName", name, err)
+		if _, err := Register(ctx, "127.0.0.1:1", name, 1, false); !errors.Is(err, ErrBadName) {
+			t.Errorf("Register(%q): err = %v, want ErrBadName", name, err)
 		}
-		if _, err := LookupNode(ctx, "127.0.0.1:1", name); !errors.Is(err, ErrBadName) {
-			t.Errorf("LookupNode(%q): err = %v, want ErrBadName", name, err)
+		if _, err := Lookup(ctx, "127.0.0.1:1", name); !errors.Is(err, ErrBadName) {
+			t.Errorf("Lookup(%q): err = %v, want ErrBadName", name, err)
 		}
 	}
 }
 
-func TestPortMapperCloseEndsRegistrations(t *testing.T) {
+func TestCloseEndsRegistrations(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewPortMapper()
+	m := NewServer()
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(l) }()
-	reg, err := RegisterNode(pmCtx(t), l.Addr().String(), "gamma", 7777, false)
+	reg, err := Register(pmCtx(t), l.Addr().String(), "gamma", 7777, false)
 	if err != nil {
-		t.Fatalf("RegisterNode: %v", err)
+		t.Fatalf("Register: %v", err)
 	}
 	defer reg.Close()
 	if err := m.Close(); err != nil {
@@ -237,8 +237,8 @@ func TestPortMapperCloseEndsRegistrations(t *testing.T) {
 	if err := m.Close(); err != nil {
 		t.Errorf("second Close: %v", err)
 	}
-	if err := <-served; !errors.Is(err, ErrPortMapperClosed) {
-		t.Errorf("Serve returned %v, want ErrPortMapperClosed", err)
+	if err := <-served; !errors.Is(err, ErrClosed) {
+		t.Errorf("Serve returned %v, want ErrClosed", err)
 	}
 	if n := m.Names(); len(n) != 0 {
 		t.Errorf("Names() after Close = %+v", n)
@@ -253,7 +253,7 @@ func TestPortMapperCloseEndsRegistrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := m.Serve(l2); !errors.Is(err, ErrPortMapperClosed) {
+	if err := m.Serve(l2); !errors.Is(err, ErrClosed) {
 		t.Errorf("Serve after Close returned %v", err)
 	}
 	if _, err := l2.Accept(); err == nil {
@@ -261,7 +261,7 @@ func TestPortMapperCloseEndsRegistrations(t *testing.T) {
 	}
 }
 
-func TestPortMapperConnRefused(t *testing.T) {
+func TestConnRefused(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -269,9 +269,9 @@ func TestPortMapperConnRefused(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	ctx := pmCtx(t)
-	_, err1 := ListNodes(ctx, addr)
-	_, err2 := RegisterNode(ctx, addr, "x", 1, false)
-	_, err3 := LookupNode(ctx, addr, "x")
+	_, err1 := List(ctx, addr)
+	_, err2 := Register(ctx, addr, "x", 1, false)
+	_, err3 := Lookup(ctx, addr, "x")
 	for _, err := range []error{err1, err2, err3} {
 		var op *net.OpError
 		if !errors.Is(err, syscall.ECONNREFUSED) || !errors.As(err, &op) {
@@ -283,7 +283,7 @@ func TestPortMapperConnRefused(t *testing.T) {
 	}
 }
 
-func TestPortMapperClientContext(t *testing.T) {
+func TestClientContext(t *testing.T) {
 	// A "mapper" that accepts and never answers.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -312,24 +312,24 @@ func TestPortMapperClientContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err = RegisterNode(ctx, l.Addr().String(), "slow", 1234, false)
+	_, err = Register(ctx, l.Addr().String(), "slow", 1234, false)
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("RegisterNode: err = %v, want context.DeadlineExceeded", err)
+		t.Errorf("Register: err = %v, want context.DeadlineExceeded", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("RegisterNode took %v after its context ended", d)
+		t.Errorf("Register took %v after its context ended", d)
 	}
-	_, err = LookupNode(ctx, l.Addr().String(), "slow")
+	_, err = Lookup(ctx, l.Addr().String(), "slow")
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("LookupNode: err = %v, want context.DeadlineExceeded", err)
+		t.Errorf("Lookup: err = %v, want context.DeadlineExceeded", err)
 	}
 }
 
 // pmAlive2 builds a framed ALIVE2_REQ.
 func pmAlive2(name string, port, high int, extra string) []byte {
-	b := []byte{0, 0, epmdAlive2Req}
+	b := []byte{0, 0, alive2Req}
 	b = binary.BigEndian.AppendUint16(b, uint16(port))
-	b = append(b, epmdNodeNormal, 0)
+	b = append(b, nodeNormal, 0)
 	b = binary.BigEndian.AppendUint16(b, uint16(high))
 	b = binary.BigEndian.AppendUint16(b, 5)
 	b = binary.BigEndian.AppendUint16(b, uint16(len(name)))
@@ -345,11 +345,11 @@ func pmFrame(req ...byte) []byte {
 	return append(binary.BigEndian.AppendUint16(nil, uint16(len(req))), req...)
 }
 
-func TestPortMapperHostileInput(t *testing.T) {
+func TestHostileInput(t *testing.T) {
 	m, addr, logs := pmStart(t, 200*time.Millisecond)
 
 	// A good registration that must survive all of it.
-	keep, err := RegisterNode(pmCtx(t), addr, "keeper", 4242, false)
+	keep, err := Register(pmCtx(t), addr, "keeper", 4242, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -368,23 +368,23 @@ func TestPortMapperHostileInput(t *testing.T) {
 		{name: "unknown code", send: pmFrame('q', 'r', 's')},
 		{name: "oversized length", send: []byte{0xff, 0xff, 1, 2, 3}},
 		{name: "zero length", send: []byte{0, 0}},
-		{name: "just over the limit", send: append(binary.BigEndian.AppendUint16(nil, epmdMaxRequest+1), make([]byte, epmdMaxRequest+1)...)},
-		{name: "truncated request, then silence", send: []byte{0, 20, epmdAlive2Req, 1, 2}},
-		{name: "truncated request, then EOF", send: []byte{0, 20, epmdAlive2Req, 1, 2}, halfClose: true},
+		{name: "just over the limit", send: append(binary.BigEndian.AppendUint16(nil, maxRequest+1), make([]byte, maxRequest+1)...)},
+		{name: "truncated request, then silence", send: []byte{0, 20, alive2Req, 1, 2}},
+		{name: "truncated request, then EOF", send: []byte{0, 20, alive2Req, 1, 2}, halfClose: true},
 		{name: "half a length, then silence", send: []byte{0}},
 		{name: "nothing at all"},
 		{name: "ALIVE2 with bad lengths", send: badAlive},
-		{name: "ALIVE2 too short", send: pmFrame(epmdAlive2Req, 0, 1)},
-		{name: "ALIVE2 with extra too long", send: pmAlive2("evil", 1, 6, strings.Repeat("e", epmdMaxExtra+1)),
-			answer: []byte{epmdAlive2X, 1, 0, 0, 0, 0}},
+		{name: "ALIVE2 too short", send: pmFrame(alive2Req, 0, 1)},
+		{name: "ALIVE2 with extra too long", send: pmAlive2("evil", 1, 6, strings.Repeat("e", maxExtra+1)),
+			answer: []byte{alive2X, 1, 0, 0, 0, 0}},
 		{name: "ALIVE2 with invalid UTF-8 name", send: pmAlive2("\xff\xfe", 1, 6, ""),
-			answer: []byte{epmdAlive2X, 1, 0, 0, 0, 0}},
+			answer: []byte{alive2X, 1, 0, 0, 0, 0}},
 		{name: "ALIVE2 of a taken name", send: pmAlive2("keeper", 1, 6, ""),
-			answer: []byte{epmdAlive2X, 1, 0, 0, 0, 0}},
-		{name: "ALIVE2 then more data", send: append(pmAlive2("twice", 1, 6, ""), pmFrame(epmdNamesReq)...)},
-		{name: "PORT2 with no name", send: pmFrame(epmdPort2Req)},
-		{name: "PORT2 with a NUL in the name", send: pmFrame(epmdPort2Req, 'a', 0, 'b')},
-		{name: "NAMES with trailing bytes", send: pmFrame(epmdNamesReq, 1)},
+			answer: []byte{alive2X, 1, 0, 0, 0, 0}},
+		{name: "ALIVE2 then more data", send: append(pmAlive2("twice", 1, 6, ""), pmFrame(namesReq)...)},
+		{name: "PORT2 with no name", send: pmFrame(port2Req)},
+		{name: "PORT2 with a NUL in the name", send: pmFrame(port2Req, 'a', 0, 'b')},
+		{name: "NAMES with trailing bytes", send: pmFrame(namesReq, 1)},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -410,7 +410,7 @@ func TestPortMapperHostileInput(t *testing.T) {
 			}
 			if tc.name == "ALIVE2 then more data" {
 				// It was registered and answered, then dropped.
-				if len(got) != 6 || got[0] != epmdAlive2X || got[1] != 0 {
+				if len(got) != 6 || got[0] != alive2X || got[1] != 0 {
 					t.Errorf("answer %x, want a successful ALIVE2_X_RESP", got)
 				}
 			} else if !bytes.Equal(got, tc.answer) {
@@ -428,17 +428,17 @@ func TestPortMapperHostileInput(t *testing.T) {
 		t.Errorf("Names() = %+v, want only keeper", names)
 	}
 	ctx := pmCtx(t)
-	if e, err := LookupNode(ctx, addr, "keeper"); err != nil || e.Port != 4242 {
-		t.Errorf("LookupNode(keeper) = %+v, %v", e, err)
+	if e, err := Lookup(ctx, addr, "keeper"); err != nil || e.Port != 4242 {
+		t.Errorf("Lookup(keeper) = %+v, %v", e, err)
 	}
-	r, err := RegisterNode(ctx, addr, "fresh", 4343, false)
+	r, err := Register(ctx, addr, "fresh", 4343, false)
 	if err != nil {
-		t.Fatalf("RegisterNode after hostile input: %v", err)
+		t.Fatalf("Register after hostile input: %v", err)
 	}
 	r.Close()
 }
 
-func TestPortMapperOldClient(t *testing.T) {
+func TestOldClient(t *testing.T) {
 	// A node that speaks only version 5 gets the 16-bit answer, with a
 	// creation in 1..3 as epmd gives, different each time.
 	m, addr, _ := pmStart(t, 0)
@@ -458,7 +458,7 @@ func TestPortMapperOldClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		cr := binary.BigEndian.Uint16(resp[2:])
-		if resp[0] != epmdAlive2Resp || resp[1] != 0 || cr < 1 || cr > 3 {
+		if resp[0] != alive2Resp || resp[1] != 0 || cr < 1 || cr > 3 {
 			t.Errorf("answer %x, want ALIVE2_RESP ok with creation 1..3", resp)
 		}
 		if i > 0 && cr == last {
@@ -473,8 +473,8 @@ func TestPortMapperOldClient(t *testing.T) {
 	}
 }
 
-func TestPortMapperCreationCounter(t *testing.T) {
-	m := NewPortMapper()
+func TestCreationCounter(t *testing.T) {
+	m := NewServer()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	a1 := m.nextCreation("a")
@@ -489,21 +489,21 @@ func TestPortMapperCreationCounter(t *testing.T) {
 		t.Errorf("creation after 0xffffffff = %d, want 4", c)
 	}
 	// The table of counters stays bounded.
-	for i := range epmdMaxRemembered + 100 {
+	for i := range maxRemembered + 100 {
 		m.nextCreation(strconv.Itoa(i))
 	}
-	if n := len(m.creations); n > epmdMaxRemembered {
-		t.Errorf("%d counters remembered, limit %d", n, epmdMaxRemembered)
+	if n := len(m.creations); n > maxRemembered {
+		t.Errorf("%d counters remembered, limit %d", n, maxRemembered)
 	}
 }
 
-func TestPortMapperKill(t *testing.T) {
+func TestKill(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	addr := l.Addr().String()
-	m := NewPortMapper()
+	m := NewServer()
 	defer m.Close()
 	served := make(chan error, 1)
 	go func() { served <- m.Serve(l) }()
@@ -514,12 +514,12 @@ func TestPortMapperKill(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		c.Write(pmFrame(epmdKillReq))
+		c.Write(pmFrame(killReq))
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
 		b, _ := io.ReadAll(c)
 		return string(b)
 	}
-	reg, err := RegisterNode(pmCtx(t), addr, "alive", 1111, false)
+	reg, err := Register(pmCtx(t), addr, "alive", 1111, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -533,29 +533,29 @@ func TestPortMapperKill(t *testing.T) {
 	}
 	select {
 	case err := <-served:
-		if !errors.Is(err, ErrPortMapperClosed) {
-			t.Errorf("Serve returned %v, want ErrPortMapperClosed", err)
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Serve returned %v, want ErrClosed", err)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatalf("Serve still running after KILL")
 	}
 }
 
-func TestPortMapperParseNames(t *testing.T) {
-	got, err := pmParseNames("name a at port 1\nname with space at port 65535\n\n")
-	if err != nil || len(got) != 2 || got[0] != (MapperEntry{Name: "a", Port: 1}) ||
-		got[1] != (MapperEntry{Name: "with space", Port: 65535}) {
-		t.Errorf("pmParseNames = %+v, %v", got, err)
+func TestParseNames(t *testing.T) {
+	got, err := parseNames("name a at port 1\nname with space at port 65535\n\n")
+	if err != nil || len(got) != 2 || got[0] != (Entry{Name: "a", Port: 1}) ||
+		got[1] != (Entry{Name: "with space", Port: 65535}) {
+		t.Errorf("parseNames = %+v, %v", got, err)
 	}
 	for _, bad := range []string{"hello\n", "name a at port x\n", "name a at port 70000\n"} {
-		if _, err := pmParseNames(bad); !errors.Is(err, ErrProtocol) {
-			t.Errorf("pmParseNames(%q): err = %v, want ErrProtocol", bad, err)
+		if _, err := parseNames(bad); !errors.Is(err, ErrProtocol) {
+			t.Errorf("parseNames(%q): err = %v, want ErrProtocol", bad, err)
 		}
 	}
 }
 
-// TestPortMapperErlangEpmd runs the client against Erlang's own epmd.
-func TestPortMapperErlangEpmd(t *testing.T) {
+// TestErlangEpmd runs the client against Erlang's own epmd.
+func TestErlangEpmd(t *testing.T) {
 	const epmd = "/usr/bin/epmd"
 	if _, err := os.Stat(epmd); err != nil {
 		t.Skipf("%s not installed (it comes with erlang-base)", epmd)
@@ -593,14 +593,14 @@ func TestPortMapperErlangEpmd(t *testing.T) {
 			t.Fatalf("epmd exited early: %v", err)
 		default:
 		}
-		_, err := ListNodes(pmCtx(t), addr)
+		_, err := List(pmCtx(t), addr)
 		return err == nil
 	})
 
 	ctx := pmCtx(t)
-	reg, err := RegisterNode(ctx, addr, "gshtest", 40123, false)
+	reg, err := Register(ctx, addr, "gshtest", 40123, false)
 	if err != nil {
-		t.Fatalf("RegisterNode with epmd: %v", err)
+		t.Fatalf("Register with epmd: %v", err)
 	}
 	defer reg.Close()
 	if reg.Creation == 0 {
@@ -615,46 +615,46 @@ func TestPortMapperErlangEpmd(t *testing.T) {
 		t.Errorf("epmd -names does not list gshtest:\n%s", names)
 	}
 
-	e, err := LookupNode(ctx, addr, "gshtest")
+	e, err := Lookup(ctx, addr, "gshtest")
 	if err != nil {
-		t.Fatalf("LookupNode with epmd: %v", err)
+		t.Fatalf("Lookup with epmd: %v", err)
 	}
-	want := MapperEntry{Name: "gshtest", Port: 40123, Extra: "gsh", HighVersion: 6, LowVersion: 5}
+	want := Entry{Name: "gshtest", Port: 40123, Extra: "gsh", HighVersion: 6, LowVersion: 5}
 	if e != want {
-		t.Errorf("LookupNode = %+v, want %+v", e, want)
+		t.Errorf("Lookup = %+v, want %+v", e, want)
 	}
 
-	list, err := ListNodes(ctx, addr)
-	if err != nil || len(list) != 1 || list[0] != (MapperEntry{Name: "gshtest", Port: 40123}) {
-		t.Errorf("ListNodes = %+v, %v", list, err)
+	list, err := List(ctx, addr)
+	if err != nil || len(list) != 1 || list[0] != (Entry{Name: "gshtest", Port: 40123}) {
+		t.Errorf("List = %+v, %v", list, err)
 	}
 
-	if r, err := RegisterNode(ctx, addr, "gshtest", 40124, false); !errors.Is(err, ErrNameTaken) {
+	if r, err := Register(ctx, addr, "gshtest", 40124, false); !errors.Is(err, ErrNameTaken) {
 		if r != nil {
 			r.Close()
 		}
-		t.Errorf("second RegisterNode with epmd: err = %v, want ErrNameTaken", err)
+		t.Errorf("second Register with epmd: err = %v, want ErrNameTaken", err)
 	}
 
-	hid, err := RegisterNode(ctx, addr, "gshhidden", 40125, true)
+	hid, err := Register(ctx, addr, "gshhidden", 40125, true)
 	if err != nil {
-		t.Fatalf("hidden RegisterNode with epmd: %v", err)
+		t.Fatalf("hidden Register with epmd: %v", err)
 	}
-	if e, err := LookupNode(ctx, addr, "gshhidden"); err != nil || !e.Hidden {
-		t.Errorf("LookupNode(gshhidden) = %+v, %v; want hidden", e, err)
+	if e, err := Lookup(ctx, addr, "gshhidden"); err != nil || !e.Hidden {
+		t.Errorf("Lookup(gshhidden) = %+v, %v; want hidden", e, err)
 	}
 	hid.Close()
 
-	if _, err := LookupNode(ctx, addr, "nosuchnode"); !errors.Is(err, ErrUnknownNode) {
-		t.Errorf("LookupNode(nosuchnode) with epmd: err = %v, want ErrUnknownNode", err)
+	if _, err := Lookup(ctx, addr, "nosuchnode"); !errors.Is(err, ErrUnknownNode) {
+		t.Errorf("Lookup(nosuchnode) with epmd: err = %v, want ErrUnknownNode", err)
 	}
 
 	first := reg.Creation
 	reg.Close()
 	pmWaitFor(t, "epmd to drop gshtest", func() bool { return pmGone(t, addr, "gshtest") })
-	reg2, err := RegisterNode(ctx, addr, "gshtest", 40123, false)
+	reg2, err := Register(ctx, addr, "gshtest", 40123, false)
 	if err != nil {
-		t.Fatalf("RegisterNode again with epmd: %v", err)
+		t.Fatalf("Register again with epmd: %v", err)
 	}
 	defer reg2.Close()
 	if reg2.Creation == first {
@@ -662,19 +662,19 @@ func TestPortMapperErlangEpmd(t *testing.T) {
 	}
 }
 
-// FuzzPortMapperRequest feeds arbitrary bytes as a connection's whole content
+// FuzzRequest feeds arbitrary bytes as a connection's whole content
 // to the mapper's connection handler: it must not panic or hang, and must
 // leave no registration behind once the connection is gone.
-func FuzzPortMapperRequest(f *testing.F) {
+func FuzzRequest(f *testing.F) {
 	f.Add(pmAlive2("fuzz", 1234, 6, "gsh"))
 	f.Add(pmAlive2("fuzz", 1234, 5, ""))
-	f.Add(pmFrame(append([]byte{epmdPort2Req}, "fuzz"...)...))
-	f.Add(pmFrame(epmdNamesReq))
-	f.Add(pmFrame(epmdKillReq))
+	f.Add(pmFrame(append([]byte{port2Req}, "fuzz"...)...))
+	f.Add(pmFrame(namesReq))
+	f.Add(pmFrame(killReq))
 	f.Add([]byte{0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m := NewPortMapper()
-		m.timeout = time.Second
+		m := NewServer()
+		m.Timeout = time.Second
 		srv, cli := net.Pipe()
 		var wg sync.WaitGroup
 		wg.Add(2)
@@ -705,20 +705,20 @@ func FuzzPortMapperRequest(f *testing.F) {
 	})
 }
 
-// TestPortMapperRefusesForgedNames: a raw client registering names a node
+// TestRefusesForgedNames: a raw client registering names a node
 // could not have (a newline that would forge a NAMES line, a space, '@',
 // control characters, too long) is refused; NAMES lists only real nodes.
-func TestPortMapperRefusesForgedNames(t *testing.T) {
+func TestRefusesForgedNames(t *testing.T) {
 	m, addr, _ := pmStart(t, 200*time.Millisecond)
 	ctx := pmCtx(t)
-	r, err := RegisterNode(ctx, addr, "bilbo", 4242, false)
+	r, err := Register(ctx, addr, "bilbo", 4242, false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
 	for _, name := range []string{
 		"x at port 1\nname gandalf", "x\rname gandalf", "two words", "a@b", "tab\t", "bell\a",
-		"é", strings.Repeat("x", epmdMaxName+1),
+		"é", strings.Repeat("x", MaxNameLen+1),
 	} {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -730,11 +730,11 @@ func TestPortMapperRefusesForgedNames(t *testing.T) {
 		}
 		got, err := io.ReadAll(c)
 		c.Close()
-		if want := []byte{epmdAlive2X, 1, 0, 0, 0, 0}; err != nil || !bytes.Equal(got, want) {
+		if want := []byte{alive2X, 1, 0, 0, 0, 0}; err != nil || !bytes.Equal(got, want) {
 			t.Errorf("ALIVE2 of %q: answer %q, %v; want a refusal %q", name, got, err, want)
 		}
 	}
-	list, err := ListNodes(ctx, addr)
+	list, err := List(ctx, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
