@@ -192,6 +192,24 @@ func fastFrame(typ byte, id uint64, body []byte) []byte {
 	return b
 }
 
+// encodedSignal is the encoding of a signal as an array [op, fields...].
+func encodedSignal(t testing.TB, a []any) []byte {
+	b, err := Encode(nil, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// manyPieces is k first pieces of k signals, none of them finished.
+func manyPieces(k int) []byte {
+	var b []byte
+	for id := range k {
+		b = append(b, fastFrame(fastSignalPart, uint64(id+1), []byte{0x83})...)
+	}
+	return b
+}
+
 // TestFastFrameBad: a fast frame the node cannot take ends the link with a
 // reason that says what was wrong, and the node keeps serving.
 func TestFastFrameBad(t *testing.T) {
@@ -206,6 +224,10 @@ func TestFastFrameBad(t *testing.T) {
 		{"unknown type", fastFrame(9, 1, nil), ErrProtocol},
 		{"bad request", fastFrame(fastRequest, 1, []byte{0xff}), ErrProtocol},
 		{"cancel with a body", fastFrame(fastCancel, 1, []byte{1}), ErrProtocol},
+		{"bad signal", fastFrame(fastSignal, 0, []byte{0xff}), ErrProtocol},
+		{"signal of unknown shape", fastFrame(fastSignal, 0, encodedSignal(t, []any{99, 1})), ErrProtocol},
+		{"piece of a signal without an id", fastFrame(fastSignalPart, 0, []byte{0x83}), ErrProtocol},
+		{"too many signals in pieces", manyPieces(maxSignalPieces + 1), ErrProtocol},
 	} {
 		l := feedFast(t, n, tc.data, true)
 		if !errors.Is(l.err, tc.want) {
@@ -262,6 +284,11 @@ func FuzzFastFrames(f *testing.F) {
 		fastFrame(fastReplyPart, 7, encoded(f, 1)),
 		fastFrame(fastCancel, 8, nil),
 		fastFrame(9, 1, nil),
+		fastFrame(fastSignal, 0, encoded(f, []any{opSend, "sink", "hello"})),
+		fastFrame(fastSignal, 0, encoded(f, []any{opLink, Pid{Node: fuzzPeer, ID: 1}, Pid{Node: "fuzz@host", ID: 2}})),
+		append(fastFrame(fastSignalPart, 3, []byte{0x83, 0x01}), fastFrame(fastSignal, 3, encoded(f, "sink")[0:1])...),
+		fastFrame(fastSignalPart, 0, []byte{0x83}),
+		manyPieces(3),
 		binary.BigEndian.AppendUint32(appendFastHeader(nil, fastRequest, 1)[:10], 0xFFFFFFFF),
 		append(fastFrame(fastRequest, 1, encoded(f, []any{"test", "double", []any{1}, 0})), 0, 0, 0, 0),
 	} {
