@@ -25,9 +25,13 @@
 // and its control messages, so that calls, messages, links and monitors
 // work across ([Node.ErlangNodes] lists those links).
 //
-// On a link, calls and signals between processes travel as frames of
-// [gsh/cluster/frame] (a 4-byte big-endian length, then the body), each
-// holding one value of the codec: a call's request, [module, function,
+// Between two gsh nodes, small calls and every signal between processes
+// travel as gsh's own frames on the link's TCP connection beside yamux's,
+// written by the goroutine that sends them and handled by the one that
+// reads the link, with no goroutine in between ([Config].FastCalls); large
+// call values go on yamux streams, as frames of [gsh/cluster/frame] (a
+// 4-byte big-endian length, then the body). Either frame holds one value
+// of the codec: a call's request, [module, function,
 // args, timeout in milliseconds] and the caller's group leader when it has
 // one; its reply; or a signal (a message, link, unlink, exit, monitor,
 // demonitor, down, cast, and a few about the link itself), an array of its

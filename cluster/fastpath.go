@@ -30,7 +30,8 @@ import (
 // RemoteError, written in pieces of at most fastChunk bytes (fastReplyPart,
 // then a last fastReply) so that a large reply does not hold up other
 // frames for long; a cancel has no body. A request larger than fastChunk
-// goes on a stream, with yamux's flow control.
+// goes on a stream, with yamux's flow control. Signals travel as fast
+// frames too (see fastsignal.go).
 const (
 	fastMarker = 0xF5
 	fastHeader = 14

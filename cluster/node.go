@@ -71,7 +71,10 @@ type Config struct {
 	// also have it as frames beside the link's streams rather than on a
 	// stream of their own, with fewer hand-offs between goroutines on the
 	// way; a short call (InlineHandler) is then served on the goroutine
-	// that reads the link. On in DefaultConfig.
+	// that reads the link. Signals between processes (messages, links,
+	// monitors, exits, casts) to such peers travel as such frames too, a
+	// message delivered to the process's mailbox by the goroutine that
+	// reads the link. On in DefaultConfig.
 	FastCalls bool
 	// Handler runs the calls other nodes make; nil answers every call with
 	// ErrUnknownModule.
