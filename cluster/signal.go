@@ -11,9 +11,11 @@ import (
 	"github.com/hashicorp/yamux"
 )
 
-// Signals between processes on two nodes travel, in order, on one stream
-// per direction (kind streamSignal) that the sending node opens on first
-// use. Each is a frame holding one wire value: []any{op, ...}.
+// Signals between processes on two nodes travel in order, each one wire
+// value, an array of its op and its fields (one Go type per signal, in
+// signals.go): as fast frames between gsh nodes with them (fastsignal.go),
+// otherwise as frames on one stream per direction (kind streamSignal) that
+// the sending node opens on first use.
 const (
 	opSend      = 1 // to Pid|string, msg
 	opLink      = 2 // from, to
