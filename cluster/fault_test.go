@@ -433,7 +433,7 @@ func TestStuckPeer(t *testing.T) {
 			// Signals go on the connection itself: its queue is full.
 			l.fc.mu.Lock()
 			defer l.fc.mu.Unlock()
-			return len(l.fc.queue.buf) > maxQueuedWrite
+			return len(l.fc.prio.buf) > maxQueuedWrite
 		}
 		w := l.signals()
 		w.mu.Lock()

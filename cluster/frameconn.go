@@ -25,8 +25,11 @@ type frameConn struct {
 	lastWrite time.Time // when the last write to the connection ended
 
 	mu       sync.Mutex
-	cond     sync.Cond // signalled when the flusher takes the queue
-	queue    batch
+	cond     sync.Cond // signalled when the flusher takes a queue
+	queue    batch     // yamux's frames, whole
+	ends     []int     // where each frame in queue ends
+	spareEnd []int
+	prio     batch // gsh's own frames (fast frames), which pass yamux's
 	flushing bool
 	err      error
 }
@@ -59,8 +62,9 @@ func (c *frameConn) Write(p []byte) (int, error) {
 		return 0, c.err
 	}
 	c.queue.buf = append(c.queue.buf, c.held...)
-	c.held = c.held[:0]
 	c.queue.buf = append(c.queue.buf, p...)
+	c.ends = append(c.ends, len(c.queue.buf))
+	c.held = c.held[:0]
 	if !c.flushing {
 		c.flushing = true
 		go c.flush()
@@ -110,21 +114,21 @@ func (c *frameConn) writeNow(b []byte, mode writeMode) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	reader := mode == writeNever
-	for !reader && c.err == nil && len(c.queue.buf) > maxQueuedWrite {
+	for !reader && c.err == nil && len(c.prio.buf) > maxQueuedWrite {
 		c.cond.Wait()
 	}
 	if c.err != nil {
 		return c.err
 	}
 	if mode == writeBatch && !c.flushing && time.Since(c.lastWrite) < batchWindow {
-		c.queue.buf = append(c.queue.buf, b...)
+		c.prio.buf = append(c.prio.buf, b...)
 		c.flushing = true
 		go c.flush()
 		return nil
 	}
 	raw := c.raw()
 	if c.flushing || reader && raw == nil {
-		c.queue.buf = append(c.queue.buf, b...)
+		c.prio.buf = append(c.prio.buf, b...)
 		if !c.flushing {
 			c.flushing = true
 			go c.flush()
@@ -146,7 +150,7 @@ func (c *frameConn) writeNow(b []byte, mode writeMode) error {
 	c.lastWrite = time.Now()
 	if reader && err == nil && n < len(b) {
 		// The rest goes first, before what others queued meanwhile.
-		c.queue.buf = append(append(make([]byte, 0, len(b)-n+len(c.queue.buf)), b[n:]...), c.queue.buf...)
+		c.prio.buf = append(append(make([]byte, 0, len(b)-n+len(c.prio.buf)), b[n:]...), c.prio.buf...)
 		go c.flush()
 		return nil
 	}
@@ -208,24 +212,66 @@ func (c *frameConn) flush() {
 	c.flushLocked()
 }
 
-// flushLocked writes the queue until it is empty, with c.mu held (it lets
-// go of it while writing), and ends the flushing.
+// flushLocked writes the queues until they are empty, with c.mu held (it
+// lets go of it while writing), and ends the flushing. gsh's own frames go
+// first; yamux's go in writes of about bulkChunk bytes, ending at a frame's
+// end, with gsh's frames that came meanwhile between them, so that a small
+// call waits behind at most one such write, not behind megabytes of a
+// large value.
 func (c *frameConn) flushLocked() {
-	for len(c.queue.buf) > 0 && c.err == nil {
-		b := c.queue.take()
-		c.cond.Broadcast()
-		c.mu.Unlock()
-		_, err := c.Conn.Write(b)
-		c.mu.Lock()
-		c.lastWrite = time.Now()
-		c.queue.done(b)
-		if err != nil {
-			c.err = err
-			c.Conn.Close() // the reader sees it too: the link ends
+	for c.err == nil {
+		if len(c.prio.buf) > 0 {
+			b := c.prio.take()
+			c.writeLocked(b)
+			c.prio.done(b)
+			continue
 		}
+		if len(c.queue.buf) == 0 {
+			break
+		}
+		b, ends := c.queue.take(), c.ends
+		c.ends, c.spareEnd = c.spareEnd[:0], nil
+		for off, i := 0, 0; off < len(b) && c.err == nil; {
+			end := len(b)
+			for ; i < len(ends); i++ {
+				if ends[i]-off >= bulkChunk {
+					end = ends[i]
+					i++
+					break
+				}
+			}
+			c.writeLocked(b[off:end])
+			off = end
+			if len(c.prio.buf) > 0 && c.err == nil {
+				p := c.prio.take()
+				c.writeLocked(p)
+				c.prio.done(p)
+			}
+		}
+		c.queue.done(b)
+		c.spareEnd = ends[:0]
 	}
 	c.flushing = false
 	c.cond.Broadcast()
+}
+
+// bulkChunk is about how much of yamux's frames the flusher writes at once
+// (see flushLocked).
+const bulkChunk = 64 << 10
+
+// writeLocked writes b with c.mu held, letting go of it while writing. A
+// failed write closes the connection: the reader sees it too, and the link
+// ends.
+func (c *frameConn) writeLocked(b []byte) {
+	c.cond.Broadcast()
+	c.mu.Unlock()
+	_, err := c.Conn.Write(b)
+	c.mu.Lock()
+	c.lastWrite = time.Now()
+	if err != nil && c.err == nil {
+		c.err = err
+		c.Conn.Close()
+	}
 }
 
 // drain waits until what was written so far has gone to the connection, or
@@ -233,7 +279,7 @@ func (c *frameConn) flushLocked() {
 func (c *frameConn) drain() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for c.err == nil && (c.flushing || len(c.queue.buf) > 0) {
+	for c.err == nil && (c.flushing || len(c.queue.buf) > 0 || len(c.prio.buf) > 0) {
 		c.cond.Wait()
 	}
 }
