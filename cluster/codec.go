@@ -1434,6 +1434,32 @@ func (d *wireDecoder) structValue(depth int) (any, error) {
 	return s, nil
 }
 
+// pid reads the content of a Pid's tag whose head was read already.
+func (d *wireDecoder) pid() (Pid, error) {
+	if err := d.triple("pid"); err != nil {
+		return Pid{}, err
+	}
+	if err := d.charge(wireCostPid); err != nil {
+		return Pid{}, err
+	}
+	node, err := d.nextText("pid node")
+	if err != nil {
+		return Pid{}, err
+	}
+	id, err := d.nextUint("pid id")
+	if err != nil {
+		return Pid{}, err
+	}
+	creation, err := d.nextUint("pid creation")
+	if err != nil {
+		return Pid{}, err
+	}
+	if creation > math.MaxUint32 {
+		return Pid{}, d.malformed("pid creation %d is over 32 bits", creation)
+	}
+	return Pid{Node: Atom(node), ID: id, Creation: uint32(creation)}, nil
+}
+
 // tagged reads the content of a tag whose head was read already.
 func (d *wireDecoder) tagged(tag uint64) (any, error) {
 	switch tag {
@@ -1444,28 +1470,11 @@ func (d *wireDecoder) tagged(tag uint64) (any, error) {
 		}
 		return Atom(s), nil
 	case wireTagPid:
-		if err := d.triple("pid"); err != nil {
-			return nil, err
-		}
-		if err := d.charge(wireCostPid); err != nil {
-			return nil, err
-		}
-		node, err := d.nextText("pid node")
+		p, err := d.pid()
 		if err != nil {
 			return nil, err
 		}
-		id, err := d.nextUint("pid id")
-		if err != nil {
-			return nil, err
-		}
-		creation, err := d.nextUint("pid creation")
-		if err != nil {
-			return nil, err
-		}
-		if creation > math.MaxUint32 {
-			return nil, d.malformed("pid creation %d is over 32 bits", creation)
-		}
-		return Pid{Node: Atom(node), ID: id, Creation: uint32(creation)}, nil
+		return p, nil
 	case wireTagError:
 		if err := d.triple("error"); err != nil {
 			return nil, err

@@ -226,11 +226,7 @@ func appendSignal(dst []byte, s signal) ([]byte, error) {
 // applySignal decodes and applies one signal frame's body. An error means
 // the peer broke the protocol: the link ends.
 func (l *link) applySignal(body []byte) error {
-	v, err := Decode(body)
-	if err != nil {
-		return err
-	}
-	s, err := decodeSignal(v)
+	s, err := decodeSignalFrame(body, DefaultDecodeLimits)
 	if err != nil {
 		return err
 	}
