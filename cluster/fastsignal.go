@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"sync"
 )
 
 // Signals (messages, links, monitors, exits, casts; see signal.go) between
@@ -48,18 +49,37 @@ func (l *link) sendSignal(v signal) error {
 	case castSignal:
 		wait = m.Module != globalModule
 	}
-	out := appendFastHeader(make([]byte, 0, 256), fastSignal, 0)
+	bp := signalBufs.Get().(*[]byte)
+	out, err := l.sendFast((*bp)[:0], v, wait)
+	if cap(out) <= smallBuf {
+		*bp = out[:0]
+		signalBufs.Put(bp)
+	}
+	return err
+}
+
+// signalBufs holds buffers to encode signals in: writeNow has copied or
+// written what it was given by the time it returns.
+var signalBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 256)
+	return &b
+}}
+
+// sendFast encodes v into buf and writes it as fast frames, and returns
+// buf, grown as the encoding needed.
+func (l *link) sendFast(buf []byte, v signal, wait bool) ([]byte, error) {
+	out := appendFastHeader(buf, fastSignal, 0)
 	out, err := appendSignal(out, v)
 	if err != nil {
-		return err
+		return buf, err
 	}
 	size := len(out) - fastHeader
 	if size > l.n.cfg.MaxFrameSize {
-		return fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
+		return out, fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
 	}
 	if size <= fastChunk {
 		putFastLength(out, 0)
-		return l.writeSignal(out, wait)
+		return out, l.writeSignal(out, wait)
 	}
 	id := l.fastSigID.Add(1)
 	body := out[fastHeader:]
@@ -73,11 +93,11 @@ func (l *link) sendSignal(v signal) error {
 		piece = append(appendFastHeader(piece[:0], typ, id), body[:k]...)
 		putFastLength(piece, 0)
 		if err := l.writeSignal(piece, wait); err != nil {
-			return err
+			return out, err
 		}
 		body = body[k:]
 	}
-	return nil
+	return out, nil
 }
 
 // writeSignal writes the frames of a signal (see frameConn.writeNow).

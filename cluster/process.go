@@ -838,7 +838,7 @@ func (n *Node) Send(to any, msg any) error {
 			}
 			return nil
 		}
-		return n.signal(d.Node, sendSignal{To: d, Msg: msg})
+		return n.signal(d.Node, sendSignal{To: to, Msg: msg}) // to holds d, boxed already
 	case string:
 		return n.sendName(d, msg)
 	case Atom:
