@@ -1005,7 +1005,41 @@ type wireDecoder struct {
 	budget int
 	// measure walks the value to charge its memory without building it.
 	measure bool
+	// atoms, when set, gives the atoms read (Pids' node names too).
+	atoms *atomTable
 }
+
+// atomTable keeps the atoms that a reader of a link has decoded, boxed, so
+// that one that comes again in a later frame is neither copied nor boxed
+// anew (Erlang's distribution keeps an atom cache per connection for a
+// like purpose). It keeps the first atomTableSize atoms of up to
+// atomTableMax bytes it sees; atoms past those are decoded as usual. One
+// goroutine uses it at a time.
+type atomTable struct{ m map[string]any }
+
+const (
+	atomTableSize = 512
+	atomTableMax  = 255 // the longest node name
+)
+
+// get returns the atom whose text is p, boxed.
+func (t *atomTable) get(p []byte) any {
+	if v, ok := t.m[string(p)]; ok {
+		return v
+	}
+	a := Atom(p)
+	var v any = a
+	if len(p) <= atomTableMax && len(t.m) < atomTableSize {
+		if t.m == nil {
+			t.m = make(map[string]any)
+		}
+		t.m[string(a)] = v
+	}
+	return v
+}
+
+// wireEmptyAtom is the empty atom, boxed.
+var wireEmptyAtom any = Atom("")
 
 // Memory estimates of decoded parts, in bytes (64-bit Go).
 const (
@@ -1175,6 +1209,36 @@ func (d *wireDecoder) nextText(what string) (string, error) {
 		return "", d.malformed("%s is not a text string", what)
 	}
 	return d.text(arg)
+}
+
+// nextAtom reads a value that must be a text string, as an Atom, boxed:
+// nextText, taking the atom from d.atoms when there is one.
+func (d *wireDecoder) nextAtom(what string) (any, error) {
+	if d.atoms == nil || d.measure {
+		s, err := d.nextText(what)
+		if err != nil {
+			return nil, err
+		}
+		return Atom(s), nil
+	}
+	ib, arg, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if ib&0xe0 != wireMajText {
+		return nil, d.malformed("%s is not a text string", what)
+	}
+	if arg == 0 {
+		return wireEmptyAtom, nil
+	}
+	p, err := d.textBytes(arg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.charge(wireCostString + len(p)); err != nil {
+		return nil, err
+	}
+	return d.atoms.get(p), nil
 }
 
 // nextUint reads a value that must be an unsigned integer.
@@ -1442,9 +1506,19 @@ func (d *wireDecoder) pid() (Pid, error) {
 	if err := d.charge(wireCostPid); err != nil {
 		return Pid{}, err
 	}
-	node, err := d.nextText("pid node")
-	if err != nil {
-		return Pid{}, err
+	var node Atom
+	if d.atoms == nil {
+		s, err := d.nextText("pid node")
+		if err != nil {
+			return Pid{}, err
+		}
+		node = Atom(s)
+	} else {
+		a, err := d.nextAtom("pid node")
+		if err != nil {
+			return Pid{}, err
+		}
+		node = a.(Atom)
 	}
 	id, err := d.nextUint("pid id")
 	if err != nil {
@@ -1457,18 +1531,14 @@ func (d *wireDecoder) pid() (Pid, error) {
 	if creation > math.MaxUint32 {
 		return Pid{}, d.malformed("pid creation %d is over 32 bits", creation)
 	}
-	return Pid{Node: Atom(node), ID: id, Creation: uint32(creation)}, nil
+	return Pid{Node: node, ID: id, Creation: uint32(creation)}, nil
 }
 
 // tagged reads the content of a tag whose head was read already.
 func (d *wireDecoder) tagged(tag uint64) (any, error) {
 	switch tag {
 	case wireTagAtom:
-		s, err := d.nextText("atom")
-		if err != nil {
-			return nil, err
-		}
-		return Atom(s), nil
+		return d.nextAtom("atom")
 	case wireTagPid:
 		p, err := d.pid()
 		if err != nil {

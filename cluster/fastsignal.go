@@ -120,7 +120,7 @@ func (r *fastReader) signalIn(id uint64, body []byte, last bool) error {
 		if !last {
 			return l.protocolError(fmt.Errorf("a piece of a signal without an id: %w", ErrProtocol))
 		}
-		if err := l.applySignal(body); err != nil {
+		if err := l.applySignal(&r.sigs, body); err != nil {
 			return l.protocolError(fmt.Errorf("bad signal: %w", err))
 		}
 		return nil
@@ -141,7 +141,7 @@ func (r *fastReader) signalIn(id uint64, body []byte, last bool) error {
 		return nil
 	}
 	delete(r.pieces, id)
-	if err := l.applySignal(part); err != nil {
+	if err := l.applySignal(&r.sigs, part); err != nil {
 		return l.protocolError(fmt.Errorf("bad signal: %w", err))
 	}
 	return nil

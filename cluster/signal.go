@@ -200,6 +200,7 @@ func (n *Node) signal(peer Atom, frame signal) error {
 func (l *link) serveSignals(br *bufio.Reader) {
 	n := l.n
 	var buf []byte
+	var sd signalDecoder
 	for {
 		frame, err := readFrame(br, n.cfg.MaxFrameSize, buf)
 		if err != nil {
@@ -211,7 +212,7 @@ func (l *link) serveSignals(br *bufio.Reader) {
 		if cap(frame) <= 64<<10 {
 			buf = frame
 		}
-		if err := l.applySignal(frame); err != nil {
+		if err := l.applySignal(&sd, frame); err != nil {
 			l.close(fmt.Errorf("bad signal: %w", err))
 			return
 		}
@@ -223,10 +224,10 @@ func appendSignal(dst []byte, s signal) ([]byte, error) {
 	return s.appendTo(dst)
 }
 
-// applySignal decodes and applies one signal frame's body. An error means
-// the peer broke the protocol: the link ends.
-func (l *link) applySignal(body []byte) error {
-	s, err := decodeSignalFrame(body, DefaultDecodeLimits)
+// applySignal decodes, with sd, and applies one signal frame's body. An
+// error means the peer broke the protocol: the link ends.
+func (l *link) applySignal(sd *signalDecoder, body []byte) error {
+	s, err := sd.decode(body, DefaultDecodeLimits)
 	if err != nil {
 		return err
 	}

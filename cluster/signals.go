@@ -202,8 +202,32 @@ func decodeSignal(v any) (signal, error) {
 // reading refuses goes through DecodeWith and decodeSignal again, so that a
 // bad frame is reported exactly as they report it.
 func decodeSignalFrame(body []byte, lim DecodeLimits) (signal, error) {
+	return decodeSignalWith(body, lim, nil)
+}
+
+// A signalDecoder decodes the signal frames that one goroutine reads from
+// a link, as decodeSignalFrame does, and keeps what spares allocating anew
+// for the next: the atoms the frames carry (see atomTable), and the last
+// destination of a message, boxed.
+type signalDecoder struct {
+	atoms atomTable
+	to    Pid
+	toBox any // to, boxed; nil until a message came to a Pid
+}
+
+// decode is decodeSignalFrame.
+func (sd *signalDecoder) decode(body []byte, lim DecodeLimits) (signal, error) {
+	return decodeSignalWith(body, lim, sd)
+}
+
+// decodeSignalWith is decodeSignalFrame, with what sd keeps if sd is not
+// nil.
+func decodeSignalWith(body []byte, lim DecodeLimits, sd *signalDecoder) (signal, error) {
 	d := wireDecoder{data: body, lim: lim.resolve()}
-	if s, err := d.signal(); err == nil && d.pos == len(body) {
+	if sd != nil {
+		d.atoms = &sd.atoms
+	}
+	if s, err := d.signal(sd); err == nil && d.pos == len(body) {
 		return s, nil
 	}
 	v, err := DecodeWith(body, lim)
@@ -214,9 +238,10 @@ func decodeSignalFrame(body []byte, lim DecodeLimits) (signal, error) {
 }
 
 // signal reads one signal, with the checks and memory charges that
-// DecodeWith and decodeSignal make on it, up to the end of its array;
-// its error says only that the input is not one well-formed signal.
-func (d *wireDecoder) signal() (signal, error) {
+// DecodeWith and decodeSignal make on it, up to the end of its array, and
+// with what sd keeps if sd is not nil; its error says only that the input
+// is not one well-formed signal.
+func (d *wireDecoder) signal(sd *signalDecoder) (signal, error) {
 	d.budget = len(d.data) + d.lim.MaxMemory
 	if err := d.charge(wireCostSlot); err != nil { // as top
 		return nil, err
@@ -252,7 +277,7 @@ func (d *wireDecoder) signal() (signal, error) {
 	var s signal
 	switch int(arg) {
 	case opSend:
-		s = sendSignal{To: f.dest(), Msg: f.value()}
+		s = sendSignal{To: f.dest(sd), Msg: f.value()}
 	case opLink:
 		s = linkSignal{From: f.pid(), To: f.pid()}
 	case opUnlink:
@@ -342,8 +367,9 @@ func (f *frameFields) pid() Pid {
 	return p
 }
 
-// dest reads a message's destination: a Pid or a registered name.
-func (f *frameFields) dest() any {
+// dest reads a message's destination: a Pid or a registered name. A Pid
+// that is sd's last one comes boxed from there (when sd is not nil).
+func (f *frameFields) dest(sd *signalDecoder) any {
 	ib, arg, ok := f.head()
 	if !ok {
 		return nil
@@ -355,8 +381,16 @@ func (f *frameFields) dest() any {
 		return s
 	case ib&0xe0 == wireMajTag && arg == wireTagPid:
 		p, err := f.d.pid()
-		f.err = err
-		return p
+		if f.err = err; err != nil {
+			return nil
+		}
+		if sd == nil {
+			return p
+		}
+		if sd.toBox == nil || p != sd.to {
+			sd.to, sd.toBox = p, p
+		}
+		return sd.toBox
 	}
 	f.err = errBadSignal
 	return nil

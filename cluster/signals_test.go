@@ -3,7 +3,9 @@ package cluster
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -233,10 +235,15 @@ func checkSignalFrame(t *testing.T, body []byte, lim DecodeLimits) {
 	if !sameSignal(got, want) {
 		t.Fatalf("% x within %+v: decodeSignalFrame gives %#v, Decode and decodeSignal %#v", body, lim, got, want)
 	}
-	d := wireDecoder{data: body, lim: lim.resolve()}
-	direct, err := d.signal()
-	if err != nil || d.pos != len(body) || !sameSignal(direct, want) {
-		t.Fatalf("% x within %+v: read directly as %#v, %v at byte %d of %d; want %#v", body, lim, direct, err, d.pos, len(body), want)
+	// Read directly, by a decoder that saw the frame before too (its
+	// atoms and destination kept).
+	var sd signalDecoder
+	for range 2 {
+		d := wireDecoder{data: body, lim: lim.resolve(), atoms: &sd.atoms}
+		direct, err := d.signal(&sd)
+		if err != nil || d.pos != len(body) || !sameSignal(direct, want) {
+			t.Fatalf("% x within %+v: read directly as %#v, %v at byte %d of %d; want %#v", body, lim, direct, err, d.pos, len(body), want)
+		}
 	}
 }
 
@@ -283,6 +290,15 @@ func TestDecodeSignalFrame(t *testing.T) {
 // and through Decode and decodeSignal.
 func BenchmarkDecodeSignal(b *testing.B) {
 	body := encoded(b, []any{opSend, Pid{Node: "b@host", ID: 70, Creation: 1}, []any{Atom("msg"), 42}})
+	b.Run("reader", func(b *testing.B) { // a link's reader, which keeps atoms
+		var sd signalDecoder
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := sd.decode(body, DefaultDecodeLimits); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 	b.Run("frame", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
@@ -303,4 +319,30 @@ func BenchmarkDecodeSignal(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A link's reader keeps the atoms it decodes, up to atomTableSize of them
+// and only short ones, and gives each back equal to the one sent, from
+// messages and Pids alike.
+func TestSignalDecoderAtoms(t *testing.T) {
+	var sd signalDecoder
+	long := Atom(strings.Repeat("x", atomTableMax+1))
+	to := Pid{Node: "b@h", ID: 2}
+	for i := range atomTableSize + 10 {
+		a := Atom(fmt.Sprint("atom", i))
+		msg := []any{a, Pid{Node: a, ID: 1}, long, Atom(""), Atom("atom0")}
+		want := sendSignal{To: to, Msg: msg}
+		for range 2 {
+			got, err := sd.decode(encoded(t, []any{opSend, to, msg}), DefaultDecodeLimits)
+			if err != nil || !reflect.DeepEqual(got, want) {
+				t.Fatalf("%#v came back as %#v, %v", want, got, err)
+			}
+		}
+	}
+	if len(sd.atoms.m) != atomTableSize {
+		t.Fatalf("the reader keeps %d atoms, want %d", len(sd.atoms.m), atomTableSize)
+	}
+	if _, ok := sd.atoms.m[string(long)]; ok {
+		t.Fatalf("the reader keeps an atom of %d bytes", len(long))
+	}
 }
