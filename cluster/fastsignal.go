@@ -50,11 +50,24 @@ func (l *link) sendSignal(v signal) error {
 		wait = m.Module != globalModule
 	}
 	bp := signalBufs.Get().(*[]byte)
-	out, err := l.sendFast((*bp)[:0], v, wait)
-	if cap(out) <= smallBuf {
-		*bp = out[:0]
-		signalBufs.Put(bp)
+	out, err := appendSignal(appendFastHeader((*bp)[:0], fastSignal, 0), v)
+	if err == nil {
+		err = l.writeSignalFrames(out, wait)
 	}
+	putSignalBuf(bp, out)
+	return err
+}
+
+// sendMessage is sendSignal(sendSignal{To: to, Msg: msg}) on a link with
+// fast frames, without boxing the signal on the way.
+func (l *link) sendMessage(to, msg any) error {
+	l.sigUsed.Store(true)
+	bp := signalBufs.Get().(*[]byte)
+	out, err := sendSignal{To: to, Msg: msg}.appendTo(appendFastHeader((*bp)[:0], fastSignal, 0))
+	if err == nil {
+		err = l.writeSignalFrames(out, true)
+	}
+	putSignalBuf(bp, out)
 	return err
 }
 
@@ -65,21 +78,25 @@ var signalBufs = sync.Pool{New: func() any {
 	return &b
 }}
 
-// sendFast encodes v into buf and writes it as fast frames, and returns
-// buf, grown as the encoding needed.
-func (l *link) sendFast(buf []byte, v signal, wait bool) ([]byte, error) {
-	out := appendFastHeader(buf, fastSignal, 0)
-	out, err := appendSignal(out, v)
-	if err != nil {
-		return buf, err
+// putSignalBuf gives bp back to signalBufs, holding buf (what it became)
+// unless that grew large.
+func putSignalBuf(bp *[]byte, buf []byte) {
+	if cap(buf) <= smallBuf {
+		*bp = buf[:0]
+		signalBufs.Put(bp)
 	}
+}
+
+// writeSignalFrames writes out, a fast signal frame with a zero length
+// (see appendFastHeader), as one frame or, when it is large, in pieces.
+func (l *link) writeSignalFrames(out []byte, wait bool) error {
 	size := len(out) - fastHeader
 	if size > l.n.cfg.MaxFrameSize {
-		return out, fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
+		return fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
 	}
 	if size <= fastChunk {
 		putFastLength(out, 0)
-		return out, l.writeSignal(out, wait)
+		return l.writeSignal(out, wait)
 	}
 	id := l.fastSigID.Add(1)
 	body := out[fastHeader:]
@@ -93,11 +110,11 @@ func (l *link) sendFast(buf []byte, v signal, wait bool) ([]byte, error) {
 		piece = append(appendFastHeader(piece[:0], typ, id), body[:k]...)
 		putFastLength(piece, 0)
 		if err := l.writeSignal(piece, wait); err != nil {
-			return out, err
+			return err
 		}
 		body = body[k:]
 	}
-	return out, nil
+	return nil
 }
 
 // writeSignal writes the frames of a signal (see frameConn.writeNow).

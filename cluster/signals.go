@@ -202,7 +202,11 @@ func decodeSignal(v any) (signal, error) {
 // reading refuses goes through DecodeWith and decodeSignal again, so that a
 // bad frame is reported exactly as they report it.
 func decodeSignalFrame(body []byte, lim DecodeLimits) (signal, error) {
-	return decodeSignalWith(body, lim, nil)
+	m, s, err := decodeSignalWith(body, lim, nil)
+	if err == nil && s == nil {
+		return m, nil
+	}
+	return s, err
 }
 
 // A signalDecoder decodes the signal frames that one goroutine reads from
@@ -215,69 +219,72 @@ type signalDecoder struct {
 	toBox any // to, boxed; nil until a message came to a Pid
 }
 
-// decode is decodeSignalFrame.
-func (sd *signalDecoder) decode(body []byte, lim DecodeLimits) (signal, error) {
+// decode is decodeSignalFrame, but for the one signal there are most of,
+// which it gives in m, unboxed: a message, in m with s nil, or another
+// signal, in s.
+func (sd *signalDecoder) decode(body []byte, lim DecodeLimits) (m sendSignal, s signal, err error) {
 	return decodeSignalWith(body, lim, sd)
 }
 
-// decodeSignalWith is decodeSignalFrame, with what sd keeps if sd is not
-// nil.
-func decodeSignalWith(body []byte, lim DecodeLimits, sd *signalDecoder) (signal, error) {
+// decodeSignalWith is signalDecoder.decode, with what sd keeps if sd is
+// not nil.
+func decodeSignalWith(body []byte, lim DecodeLimits, sd *signalDecoder) (m sendSignal, s signal, err error) {
 	d := wireDecoder{data: body, lim: lim.resolve()}
 	if sd != nil {
 		d.atoms = &sd.atoms
 	}
-	if s, err := d.signal(sd); err == nil && d.pos == len(body) {
-		return s, nil
+	if m, s, err := d.signal(sd); err == nil && d.pos == len(body) {
+		return m, s, nil
 	}
 	v, err := DecodeWith(body, lim)
 	if err != nil {
-		return nil, err
+		return sendSignal{}, nil, err
 	}
-	return decodeSignal(v)
+	s, err = decodeSignal(v)
+	return sendSignal{}, s, err
 }
 
 // signal reads one signal, with the checks and memory charges that
 // DecodeWith and decodeSignal make on it, up to the end of its array, and
-// with what sd keeps if sd is not nil; its error says only that the input
-// is not one well-formed signal.
-func (d *wireDecoder) signal(sd *signalDecoder) (signal, error) {
+// with what sd keeps if sd is not nil: a message in m, with s nil, or
+// another signal in s. Its error says only that the input is not one
+// well-formed signal.
+func (d *wireDecoder) signal(sd *signalDecoder) (m sendSignal, s signal, err error) {
 	d.budget = len(d.data) + d.lim.MaxMemory
 	if err := d.charge(wireCostSlot); err != nil { // as top
-		return nil, err
+		return sendSignal{}, nil, err
 	}
 	ib, arg, err := d.head()
 	if err != nil {
-		return nil, err
+		return sendSignal{}, nil, err
 	}
 	if ib&0xe0 != wireMajArray {
-		return nil, errBadSignal
+		return sendSignal{}, nil, errBadSignal
 	}
 	n, err := d.count(arg, 1, 0)
 	if err != nil {
-		return nil, err
+		return sendSignal{}, nil, err
 	}
 	if n == 0 {
-		return nil, errBadSignal
+		return sendSignal{}, nil, errBadSignal
 	}
 	if err := d.charge(wireCostList + n*wireCostSlot); err != nil {
-		return nil, err
+		return sendSignal{}, nil, err
 	}
 	// The op, an int as decodeSignal takes it.
 	if ib, arg, err = d.head(); err != nil {
-		return nil, err
+		return sendSignal{}, nil, err
 	}
 	if ib&0xe0 != wireMajUint || arg > math.MaxInt {
-		return nil, errBadSignal
+		return sendSignal{}, nil, errBadSignal
 	}
 	if err := d.charge(wireCostNumber); err != nil {
-		return nil, err
+		return sendSignal{}, nil, err
 	}
 	f := frameFields{d: d, left: n - 1}
-	var s signal
 	switch int(arg) {
 	case opSend:
-		s = sendSignal{To: f.dest(sd), Msg: f.value()}
+		m = sendSignal{To: f.dest(sd), Msg: f.value()}
 	case opLink:
 		s = linkSignal{From: f.pid(), To: f.pid()}
 	case opUnlink:
@@ -303,15 +310,15 @@ func (d *wireDecoder) signal(sd *signalDecoder) (signal, error) {
 	case opSynced:
 		s = syncedSignal{ID: f.id()}
 	default:
-		return nil, errBadSignal
+		return sendSignal{}, nil, errBadSignal
 	}
 	if f.err == nil && f.left != 0 {
 		f.err = errBadSignal
 	}
 	if f.err != nil {
-		return nil, f.err
+		return sendSignal{}, nil, f.err
 	}
-	return s, nil
+	return m, s, nil
 }
 
 // frameFields reads the fields of a signal from its encoding, as fields
