@@ -1007,6 +1007,32 @@ type wireDecoder struct {
 	measure bool
 	// atoms, when set, gives the atoms read (Pids' node names too).
 	atoms *atomTable
+	// pids, when set, gives the Pids read, boxed.
+	pids *pidCache
+}
+
+// pidCache keeps the Pids that a reader of a link decoded last, boxed, so
+// that a Pid that comes again (a message's destination, the sender's own
+// Pid in the messages it sends) is not boxed anew: two Pids per set, the
+// set chosen by the Pid's ID, the one used less lately giving way to a new
+// one. One goroutine uses it at a time.
+type pidCache [pidCacheSets][2]any
+
+const pidCacheSets = 64
+
+// get returns p, boxed.
+func (c *pidCache) get(p Pid) any {
+	set := &c[p.ID%pidCacheSets]
+	if q, ok := set[0].(Pid); ok && q == p {
+		return set[0]
+	}
+	if q, ok := set[1].(Pid); ok && q == p {
+		set[0], set[1] = set[1], set[0]
+		return set[0]
+	}
+	set[1] = set[0]
+	set[0] = p
+	return set[0]
 }
 
 // atomTable keeps the atoms that a reader of a link has decoded, boxed, so
@@ -1543,6 +1569,9 @@ func (d *wireDecoder) tagged(tag uint64) (any, error) {
 		p, err := d.pid()
 		if err != nil {
 			return nil, err
+		}
+		if d.pids != nil {
+			return d.pids.get(p), nil
 		}
 		return p, nil
 	case wireTagError:

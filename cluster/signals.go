@@ -211,12 +211,11 @@ func decodeSignalFrame(body []byte, lim DecodeLimits) (signal, error) {
 
 // A signalDecoder decodes the signal frames that one goroutine reads from
 // a link, as decodeSignalFrame does, and keeps what spares allocating anew
-// for the next: the atoms the frames carry (see atomTable), and the last
-// destination of a message, boxed.
+// for the next: the atoms the frames carry (see atomTable) and the Pids,
+// boxed (see pidCache).
 type signalDecoder struct {
 	atoms atomTable
-	to    Pid
-	toBox any // to, boxed; nil until a message came to a Pid
+	pids  pidCache
 }
 
 // decode is decodeSignalFrame, but for the one signal there are most of,
@@ -231,9 +230,9 @@ func (sd *signalDecoder) decode(body []byte, lim DecodeLimits) (m sendSignal, s 
 func decodeSignalWith(body []byte, lim DecodeLimits, sd *signalDecoder) (m sendSignal, s signal, err error) {
 	d := wireDecoder{data: body, lim: lim.resolve()}
 	if sd != nil {
-		d.atoms = &sd.atoms
+		d.atoms, d.pids = &sd.atoms, &sd.pids
 	}
-	if m, s, err := d.signal(sd); err == nil && d.pos == len(body) {
+	if m, s, err := d.signal(); err == nil && d.pos == len(body) {
 		return m, s, nil
 	}
 	v, err := DecodeWith(body, lim)
@@ -245,11 +244,10 @@ func decodeSignalWith(body []byte, lim DecodeLimits, sd *signalDecoder) (m sendS
 }
 
 // signal reads one signal, with the checks and memory charges that
-// DecodeWith and decodeSignal make on it, up to the end of its array, and
-// with what sd keeps if sd is not nil: a message in m, with s nil, or
-// another signal in s. Its error says only that the input is not one
-// well-formed signal.
-func (d *wireDecoder) signal(sd *signalDecoder) (m sendSignal, s signal, err error) {
+// DecodeWith and decodeSignal make on it, up to the end of its array: a
+// message in m, with s nil, or another signal in s. Its error says only
+// that the input is not one well-formed signal.
+func (d *wireDecoder) signal() (m sendSignal, s signal, err error) {
 	d.budget = len(d.data) + d.lim.MaxMemory
 	if err := d.charge(wireCostSlot); err != nil { // as top
 		return sendSignal{}, nil, err
@@ -284,7 +282,7 @@ func (d *wireDecoder) signal(sd *signalDecoder) (m sendSignal, s signal, err err
 	f := frameFields{d: d, left: n - 1}
 	switch int(arg) {
 	case opSend:
-		m = sendSignal{To: f.dest(sd), Msg: f.value()}
+		m = sendSignal{To: f.dest(), Msg: f.value()}
 	case opLink:
 		s = linkSignal{From: f.pid(), To: f.pid()}
 	case opUnlink:
@@ -374,9 +372,8 @@ func (f *frameFields) pid() Pid {
 	return p
 }
 
-// dest reads a message's destination: a Pid or a registered name. A Pid
-// that is sd's last one comes boxed from there (when sd is not nil).
-func (f *frameFields) dest(sd *signalDecoder) any {
+// dest reads a message's destination: a Pid or a registered name.
+func (f *frameFields) dest() any {
 	ib, arg, ok := f.head()
 	if !ok {
 		return nil
@@ -391,13 +388,10 @@ func (f *frameFields) dest(sd *signalDecoder) any {
 		if f.err = err; err != nil {
 			return nil
 		}
-		if sd == nil {
-			return p
+		if f.d.pids != nil {
+			return f.d.pids.get(p)
 		}
-		if sd.toBox == nil || p != sd.to {
-			sd.to, sd.toBox = p, p
-		}
-		return sd.toBox
+		return p
 	}
 	f.err = errBadSignal
 	return nil

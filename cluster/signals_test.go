@@ -236,11 +236,11 @@ func checkSignalFrame(t *testing.T, body []byte, lim DecodeLimits) {
 		t.Fatalf("% x within %+v: decodeSignalFrame gives %#v, Decode and decodeSignal %#v", body, lim, got, want)
 	}
 	// Read directly, by a decoder that saw the frame before too (its
-	// atoms and destination kept).
+	// atoms and Pids kept).
 	var sd signalDecoder
 	for range 2 {
-		d := wireDecoder{data: body, lim: lim.resolve(), atoms: &sd.atoms}
-		direct, err := oneSignal(d.signal(&sd))
+		d := wireDecoder{data: body, lim: lim.resolve(), atoms: &sd.atoms, pids: &sd.pids}
+		direct, err := oneSignal(d.signal())
 		if err != nil || d.pos != len(body) || !sameSignal(direct, want) {
 			t.Fatalf("% x within %+v: read directly as %#v, %v at byte %d of %d; want %#v", body, lim, direct, err, d.pos, len(body), want)
 		}
@@ -331,15 +331,17 @@ func BenchmarkDecodeSignal(b *testing.B) {
 }
 
 // A link's reader keeps the atoms it decodes, up to atomTableSize of them
-// and only short ones, and gives each back equal to the one sent, from
-// messages and Pids alike.
-func TestSignalDecoderAtoms(t *testing.T) {
+// and only short ones, and the Pids, and gives each back equal to the one
+// sent, Pids that share a slot of its cache too.
+func TestSignalDecoderKeeps(t *testing.T) {
 	var sd signalDecoder
 	long := Atom(strings.Repeat("x", atomTableMax+1))
 	to := Pid{Node: "b@h", ID: 2}
 	for i := range atomTableSize + 10 {
 		a := Atom(fmt.Sprint("atom", i))
-		msg := []any{a, Pid{Node: a, ID: 1}, long, Atom(""), Atom("atom0")}
+		id := uint64(i)
+		msg := []any{a, Pid{Node: a, ID: 1}, long, Atom(""), Atom("atom0"),
+			Pid{Node: "a@h", ID: id}, Pid{Node: "a@h", ID: id + pidCacheSets}, Pid{Node: "a@h", ID: id, Creation: 1}, to}
 		want := sendSignal{To: to, Msg: msg}
 		for range 2 {
 			got, err := oneSignal(sd.decode(encoded(t, []any{opSend, to, msg}), DefaultDecodeLimits))
