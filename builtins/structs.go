@@ -38,8 +38,22 @@ func (e *Env) structType(name string) (reflect.Type, bool) {
 // their fields retyped likewise. Lists and maps are walked, and copied only
 // where something changed.
 func (e *Env) retype(v any) any {
+	if !mayRetype(v) {
+		return v
+	}
 	out, _ := e.retypeDepth(v, 0)
 	return out
+}
+
+// mayRetype reports whether retype may change v: whether v is a struct, or
+// a list or map that may hold one. The walks below skip the values it says
+// no to, which retypeDepth would give back as they are.
+func mayRetype(v any) bool {
+	switch v.(type) {
+	case cluster.Struct, []any, map[any]any:
+		return true
+	}
+	return false
 }
 
 func (e *Env) retypeDepth(v any, depth int) (any, bool) {
@@ -55,6 +69,9 @@ func (e *Env) retypeDepth(v any, depth int) (any, bool) {
 		}
 		var fields []cluster.Field
 		for k, f := range x.Fields {
+			if !mayRetype(f.Value) {
+				continue
+			}
 			if nv, changed := e.retypeDepth(f.Value, depth+1); changed {
 				if fields == nil {
 					fields = append([]cluster.Field(nil), x.Fields...)
@@ -69,6 +86,9 @@ func (e *Env) retypeDepth(v any, depth int) (any, bool) {
 	case []any:
 		var l []any
 		for k, el := range x {
+			if !mayRetype(el) {
+				continue
+			}
 			if nv, changed := e.retypeDepth(el, depth+1); changed {
 				if l == nil {
 					l = append([]any(nil), x...)
@@ -83,6 +103,9 @@ func (e *Env) retypeDepth(v any, depth int) (any, bool) {
 	case map[any]any:
 		var m map[any]any
 		for k, el := range x {
+			if !mayRetype(el) {
+				continue
+			}
 			if nv, changed := e.retypeDepth(el, depth+1); changed {
 				if m == nil {
 					m = make(map[any]any, len(x))

@@ -1005,7 +1005,67 @@ type wireDecoder struct {
 	budget int
 	// measure walks the value to charge its memory without building it.
 	measure bool
+	// atoms, when set, gives the atoms read (Pids' node names too).
+	atoms *atomTable
+	// pids, when set, gives the Pids read, boxed.
+	pids *pidCache
 }
+
+// pidCache keeps the Pids that a reader of a link decoded last, boxed, so
+// that a Pid that comes again (a message's destination, the sender's own
+// Pid in the messages it sends) is not boxed anew: two Pids per set, the
+// set chosen by the Pid's ID, the one used less lately giving way to a new
+// one. One goroutine uses it at a time.
+type pidCache [pidCacheSets][2]any
+
+const pidCacheSets = 64
+
+// get returns p, boxed.
+func (c *pidCache) get(p Pid) any {
+	set := &c[p.ID%pidCacheSets]
+	if q, ok := set[0].(Pid); ok && q == p {
+		return set[0]
+	}
+	if q, ok := set[1].(Pid); ok && q == p {
+		set[0], set[1] = set[1], set[0]
+		return set[0]
+	}
+	set[1] = set[0]
+	set[0] = p
+	return set[0]
+}
+
+// atomTable keeps the atoms that a reader of a link has decoded, boxed, so
+// that one that comes again in a later frame is neither copied nor boxed
+// anew (Erlang's distribution keeps an atom cache per connection for a
+// like purpose). It keeps the first atomTableSize atoms of up to
+// atomTableMax bytes it sees; atoms past those are decoded as usual. One
+// goroutine uses it at a time.
+type atomTable struct{ m map[string]any }
+
+const (
+	atomTableSize = 512
+	atomTableMax  = 255 // the longest node name
+)
+
+// get returns the atom whose text is p, boxed.
+func (t *atomTable) get(p []byte) any {
+	if v, ok := t.m[string(p)]; ok {
+		return v
+	}
+	a := Atom(p)
+	var v any = a
+	if len(p) <= atomTableMax && len(t.m) < atomTableSize {
+		if t.m == nil {
+			t.m = make(map[string]any)
+		}
+		t.m[string(a)] = v
+	}
+	return v
+}
+
+// wireEmptyAtom is the empty atom, boxed.
+var wireEmptyAtom any = Atom("")
 
 // Memory estimates of decoded parts, in bytes (64-bit Go).
 const (
@@ -1175,6 +1235,36 @@ func (d *wireDecoder) nextText(what string) (string, error) {
 		return "", d.malformed("%s is not a text string", what)
 	}
 	return d.text(arg)
+}
+
+// nextAtom reads a value that must be a text string, as an Atom, boxed:
+// nextText, taking the atom from d.atoms when there is one.
+func (d *wireDecoder) nextAtom(what string) (any, error) {
+	if d.atoms == nil || d.measure {
+		s, err := d.nextText(what)
+		if err != nil {
+			return nil, err
+		}
+		return Atom(s), nil
+	}
+	ib, arg, err := d.head()
+	if err != nil {
+		return nil, err
+	}
+	if ib&0xe0 != wireMajText {
+		return nil, d.malformed("%s is not a text string", what)
+	}
+	if arg == 0 {
+		return wireEmptyAtom, nil
+	}
+	p, err := d.textBytes(arg)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.charge(wireCostString + len(p)); err != nil {
+		return nil, err
+	}
+	return d.atoms.get(p), nil
 }
 
 // nextUint reads a value that must be an unsigned integer.
@@ -1434,38 +1524,56 @@ func (d *wireDecoder) structValue(depth int) (any, error) {
 	return s, nil
 }
 
+// pid reads the content of a Pid's tag whose head was read already.
+func (d *wireDecoder) pid() (Pid, error) {
+	if err := d.triple("pid"); err != nil {
+		return Pid{}, err
+	}
+	if err := d.charge(wireCostPid); err != nil {
+		return Pid{}, err
+	}
+	var node Atom
+	if d.atoms == nil {
+		s, err := d.nextText("pid node")
+		if err != nil {
+			return Pid{}, err
+		}
+		node = Atom(s)
+	} else {
+		a, err := d.nextAtom("pid node")
+		if err != nil {
+			return Pid{}, err
+		}
+		node = a.(Atom)
+	}
+	id, err := d.nextUint("pid id")
+	if err != nil {
+		return Pid{}, err
+	}
+	creation, err := d.nextUint("pid creation")
+	if err != nil {
+		return Pid{}, err
+	}
+	if creation > math.MaxUint32 {
+		return Pid{}, d.malformed("pid creation %d is over 32 bits", creation)
+	}
+	return Pid{Node: node, ID: id, Creation: uint32(creation)}, nil
+}
+
 // tagged reads the content of a tag whose head was read already.
 func (d *wireDecoder) tagged(tag uint64) (any, error) {
 	switch tag {
 	case wireTagAtom:
-		s, err := d.nextText("atom")
-		if err != nil {
-			return nil, err
-		}
-		return Atom(s), nil
+		return d.nextAtom("atom")
 	case wireTagPid:
-		if err := d.triple("pid"); err != nil {
-			return nil, err
-		}
-		if err := d.charge(wireCostPid); err != nil {
-			return nil, err
-		}
-		node, err := d.nextText("pid node")
+		p, err := d.pid()
 		if err != nil {
 			return nil, err
 		}
-		id, err := d.nextUint("pid id")
-		if err != nil {
-			return nil, err
+		if d.pids != nil {
+			return d.pids.get(p), nil
 		}
-		creation, err := d.nextUint("pid creation")
-		if err != nil {
-			return nil, err
-		}
-		if creation > math.MaxUint32 {
-			return nil, d.malformed("pid creation %d is over 32 bits", creation)
-		}
-		return Pid{Node: Atom(node), ID: id, Creation: uint32(creation)}, nil
+		return p, nil
 	case wireTagError:
 		if err := d.triple("error"); err != nil {
 			return nil, err

@@ -83,6 +83,7 @@ type fastReader struct {
 	out  []byte // replies the reader wrote, to go out together
 
 	pieces map[uint64][]byte // signals sent in pieces, by id, until whole
+	sigs   signalDecoder
 }
 
 // flush sends the replies the reader wrote.

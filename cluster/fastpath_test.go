@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -347,5 +349,75 @@ func TestFastReaderNeverWaitsOnPeer(t *testing.T) {
 	}
 	if !errors.Is(l.err, ErrProtocol) {
 		t.Fatalf("the link ended with %v, want ErrProtocol", l.err)
+	}
+}
+
+// TestSendOverEitherLink: messages to a Pid and to a registered name, a
+// small one, one sent in pieces and one over the peer's frame limit, go
+// over a link with fast frames as over one without: in order, the one too
+// large refused with ErrTooLarge, and the link up after it.
+func TestSendOverEitherLink(t *testing.T) {
+	c := newTestCluster(t)
+	for _, fast := range []bool{true, false} {
+		t.Run(fmt.Sprintf("fast=%v", fast), func(t *testing.T) {
+			acfg := c.config(fmt.Sprintf("sa%v", fast), "abc")
+			acfg.MaxFrameSize = 1 << 20
+			a, err := Start(context.Background(), acfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { a.Close() })
+			bcfg := c.config(fmt.Sprintf("sb%v", fast), "abc")
+			bcfg.FastCalls = fast
+			b, err := Start(context.Background(), bcfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { b.Close() })
+			me := a.NewProcess()
+			defer me.Exit(Normal)
+			fwd := b.Spawn(func(p *Process) {
+				for {
+					m, _, err := p.Receive(context.Background(), nil, -1)
+					if err != nil {
+						return
+					}
+					b.Send(me.Pid(), m)
+				}
+			}, nil)
+			if err := b.Register("fwd", fwd.Pid()); err != nil {
+				t.Fatal(err)
+			}
+			big := strings.Repeat("x", 3*fastChunk)
+			sends := []struct {
+				to  any
+				msg any
+			}{
+				{fwd.Pid(), []any{Atom("one"), 1}},
+				{Name{Name: "fwd", Node: b.Name()}, Atom("two")},
+				{fwd.Pid(), big},
+				{fwd.Pid(), []any{Atom("four"), me.Pid()}},
+			}
+			for _, s := range sends {
+				if err := a.Send(s.to, s.msg); err != nil {
+					t.Fatalf("send %.20v to %v: %v", s.msg, s.to, err)
+				}
+			}
+			if got := linkTo(t, a, b).fast; got != fast {
+				t.Fatalf("the link is fast: %v, want %v", got, fast)
+			}
+			for _, s := range sends {
+				if m := recv(t, me); !reflect.DeepEqual(m, s.msg) {
+					t.Fatalf("got %.40v, want %.40v", m, s.msg)
+				}
+			}
+			if err := a.Send(fwd.Pid(), strings.Repeat("y", 2<<20)); !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("a message over the frame limit: %v, want ErrTooLarge", err)
+			}
+			a.Send(fwd.Pid(), Atom("after"))
+			if m := recv(t, me); m != Atom("after") {
+				t.Fatalf("after the message too large: %v", m)
+			}
+		})
 	}
 }

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"sync"
 )
 
 // Signals (messages, links, monitors, exits, casts; see signal.go) between
@@ -48,11 +49,47 @@ func (l *link) sendSignal(v signal) error {
 	case castSignal:
 		wait = m.Module != globalModule
 	}
-	out := appendFastHeader(make([]byte, 0, 256), fastSignal, 0)
-	out, err := appendSignal(out, v)
-	if err != nil {
-		return err
+	bp := signalBufs.Get().(*[]byte)
+	out, err := appendSignal(appendFastHeader((*bp)[:0], fastSignal, 0), v)
+	if err == nil {
+		err = l.writeSignalFrames(out, wait)
 	}
+	putSignalBuf(bp, out)
+	return err
+}
+
+// sendMessage is sendSignal(sendSignal{To: to, Msg: msg}) on a link with
+// fast frames, without boxing the signal on the way.
+func (l *link) sendMessage(to, msg any) error {
+	l.sigUsed.Store(true)
+	bp := signalBufs.Get().(*[]byte)
+	out, err := sendSignal{To: to, Msg: msg}.appendTo(appendFastHeader((*bp)[:0], fastSignal, 0))
+	if err == nil {
+		err = l.writeSignalFrames(out, true)
+	}
+	putSignalBuf(bp, out)
+	return err
+}
+
+// signalBufs holds buffers to encode signals in: writeNow has copied or
+// written what it was given by the time it returns.
+var signalBufs = sync.Pool{New: func() any {
+	b := make([]byte, 0, 256)
+	return &b
+}}
+
+// putSignalBuf gives bp back to signalBufs, holding buf (what it became)
+// unless that grew large.
+func putSignalBuf(bp *[]byte, buf []byte) {
+	if cap(buf) <= smallBuf {
+		*bp = buf[:0]
+		signalBufs.Put(bp)
+	}
+}
+
+// writeSignalFrames writes out, a fast signal frame with a zero length
+// (see appendFastHeader), as one frame or, when it is large, in pieces.
+func (l *link) writeSignalFrames(out []byte, wait bool) error {
 	size := len(out) - fastHeader
 	if size > l.n.cfg.MaxFrameSize {
 		return fmt.Errorf("a message of %d bytes: %w", size, ErrTooLarge)
@@ -100,7 +137,7 @@ func (r *fastReader) signalIn(id uint64, body []byte, last bool) error {
 		if !last {
 			return l.protocolError(fmt.Errorf("a piece of a signal without an id: %w", ErrProtocol))
 		}
-		if err := l.applySignal(body); err != nil {
+		if err := l.applySignal(&r.sigs, body); err != nil {
 			return l.protocolError(fmt.Errorf("bad signal: %w", err))
 		}
 		return nil
@@ -121,7 +158,7 @@ func (r *fastReader) signalIn(id uint64, body []byte, last bool) error {
 		return nil
 	}
 	delete(r.pieces, id)
-	if err := l.applySignal(part); err != nil {
+	if err := l.applySignal(&r.sigs, part); err != nil {
 		return l.protocolError(fmt.Errorf("bad signal: %w", err))
 	}
 	return nil

@@ -838,7 +838,7 @@ func (n *Node) Send(to any, msg any) error {
 			}
 			return nil
 		}
-		return n.signal(d.Node, sendSignal{To: d, Msg: msg})
+		return n.sendMessage(d.Node, to, msg) // to holds d, boxed already
 	case string:
 		return n.sendName(d, msg)
 	case Atom:
@@ -847,7 +847,7 @@ func (n *Node) Send(to any, msg any) error {
 		if d.Node == n.name || d.Node == "" {
 			return n.sendName(d.Name, msg)
 		}
-		return n.signal(d.Node, sendSignal{To: d.Name, Msg: msg})
+		return n.sendMessage(d.Node, d.Name, msg)
 	case *Name:
 		return n.Send(*d, msg)
 	}

@@ -198,10 +198,26 @@ func (n *Node) signal(peer Atom, frame signal) error {
 	return l.sendSignal(frame)
 }
 
+// sendMessage sends msg to a process of peer, to being its Pid or the name
+// it is registered under: n.signal(peer, sendSignal{To: to, Msg: msg}),
+// without boxing the signal when a link with fast frames to peer is up.
+func (n *Node) sendMessage(peer Atom, to, msg any) error {
+	if n.Distributed() && n.ctx.Err() == nil && n.erlConn(peer) == nil {
+		n.mu.Lock()
+		l := n.links[peer]
+		n.mu.Unlock()
+		if l != nil && l.fast {
+			return l.sendMessage(to, msg)
+		}
+	}
+	return n.signal(peer, sendSignal{To: to, Msg: msg})
+}
+
 // serveSignals applies the signals the peer sends, in order.
 func (l *link) serveSignals(br *bufio.Reader) {
 	n := l.n
 	var buf []byte
+	var sd signalDecoder
 	for {
 		frame, err := readFrame(br, n.cfg.MaxFrameSize, buf)
 		if err != nil {
@@ -213,7 +229,7 @@ func (l *link) serveSignals(br *bufio.Reader) {
 		if cap(frame) <= 64<<10 {
 			buf = frame
 		}
-		if err := l.applySignal(frame); err != nil {
+		if err := l.applySignal(&sd, frame); err != nil {
 			l.close(fmt.Errorf("bad signal: %w", err))
 			return
 		}
@@ -225,18 +241,34 @@ func appendSignal(dst []byte, s signal) ([]byte, error) {
 	return s.appendTo(dst)
 }
 
-// applySignal decodes and applies one signal frame's body. An error means
-// the peer broke the protocol: the link ends.
-func (l *link) applySignal(body []byte) error {
-	v, err := Decode(body)
+// applySignal decodes, with sd, and applies one signal frame's body. An
+// error means the peer broke the protocol: the link ends.
+func (l *link) applySignal(sd *signalDecoder, body []byte) error {
+	m, s, err := sd.decode(body, DefaultDecodeLimits)
 	if err != nil {
 		return err
 	}
-	s, err := decodeSignal(v)
-	if err != nil {
-		return err
+	if s == nil {
+		l.deliver(m, len(body))
+		return nil
 	}
 	return l.apply(s, len(body))
+}
+
+// deliver delivers a message from the peer, size bytes on the wire.
+func (l *link) deliver(m sendSignal, size int) {
+	n := l.n
+	var p *Process
+	switch to := m.To.(type) {
+	case Pid:
+		p = n.process(to)
+	case string:
+		p = n.registered(to)
+	}
+	if p != nil {
+		// Dropped when p's mailbox is full: see DefaultMailboxLimit.
+		p.deliverRemote(l.peer, m.Msg, size)
+	}
 }
 
 // apply applies one signal from the peer, size bytes on the wire. An error
@@ -245,17 +277,7 @@ func (l *link) apply(s signal, size int) error {
 	n := l.n
 	switch m := s.(type) {
 	case sendSignal:
-		var p *Process
-		switch to := m.To.(type) {
-		case Pid:
-			p = n.process(to)
-		case string:
-			p = n.registered(to)
-		}
-		if p != nil {
-			// Dropped when p's mailbox is full: see DefaultMailboxLimit.
-			p.deliverRemote(l.peer, m.Msg, size)
-		}
+		l.deliver(m, size)
 	case linkSignal:
 		if m.From.Node != l.peer {
 			return errBadSignal

@@ -1,6 +1,9 @@
 package cluster
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // The signals between processes on two nodes, and about the link itself,
 // one Go type each (signal.go says how they travel and applies them). On
@@ -189,6 +192,247 @@ func decodeSignal(v any) (signal, error) {
 		return nil, errBadSignal
 	}
 	return s, nil
+}
+
+// decodeSignalFrame decodes the body of a signal frame, within lim, into
+// its signal: what decodeSignal(DecodeWith(body, lim)) gives, signal and
+// error alike, but read straight from the bytes, without building the
+// frame's array or boxing its Pids as values first (only a field that is
+// any, such as a message, is decoded as a value). Input that the direct
+// reading refuses goes through DecodeWith and decodeSignal again, so that a
+// bad frame is reported exactly as they report it.
+func decodeSignalFrame(body []byte, lim DecodeLimits) (signal, error) {
+	m, s, err := decodeSignalWith(body, lim, nil)
+	if err == nil && s == nil {
+		return m, nil
+	}
+	return s, err
+}
+
+// A signalDecoder decodes the signal frames that one goroutine reads from
+// a link, as decodeSignalFrame does, and keeps what spares allocating anew
+// for the next: the atoms the frames carry (see atomTable) and the Pids,
+// boxed (see pidCache).
+type signalDecoder struct {
+	atoms atomTable
+	pids  pidCache
+}
+
+// decode is decodeSignalFrame, but for the one signal there are most of,
+// which it gives in m, unboxed: a message, in m with s nil, or another
+// signal, in s.
+func (sd *signalDecoder) decode(body []byte, lim DecodeLimits) (m sendSignal, s signal, err error) {
+	return decodeSignalWith(body, lim, sd)
+}
+
+// decodeSignalWith is signalDecoder.decode, with what sd keeps if sd is
+// not nil.
+func decodeSignalWith(body []byte, lim DecodeLimits, sd *signalDecoder) (m sendSignal, s signal, err error) {
+	d := wireDecoder{data: body, lim: lim.resolve()}
+	if sd != nil {
+		d.atoms, d.pids = &sd.atoms, &sd.pids
+	}
+	if m, s, err := d.signal(); err == nil && d.pos == len(body) {
+		return m, s, nil
+	}
+	v, err := DecodeWith(body, lim)
+	if err != nil {
+		return sendSignal{}, nil, err
+	}
+	s, err = decodeSignal(v)
+	return sendSignal{}, s, err
+}
+
+// signal reads one signal, with the checks and memory charges that
+// DecodeWith and decodeSignal make on it, up to the end of its array: a
+// message in m, with s nil, or another signal in s. Its error says only
+// that the input is not one well-formed signal.
+func (d *wireDecoder) signal() (m sendSignal, s signal, err error) {
+	d.budget = len(d.data) + d.lim.MaxMemory
+	if err := d.charge(wireCostSlot); err != nil { // as top
+		return sendSignal{}, nil, err
+	}
+	ib, arg, err := d.head()
+	if err != nil {
+		return sendSignal{}, nil, err
+	}
+	if ib&0xe0 != wireMajArray {
+		return sendSignal{}, nil, errBadSignal
+	}
+	n, err := d.count(arg, 1, 0)
+	if err != nil {
+		return sendSignal{}, nil, err
+	}
+	if n == 0 {
+		return sendSignal{}, nil, errBadSignal
+	}
+	if err := d.charge(wireCostList + n*wireCostSlot); err != nil {
+		return sendSignal{}, nil, err
+	}
+	// The op, an int as decodeSignal takes it.
+	if ib, arg, err = d.head(); err != nil {
+		return sendSignal{}, nil, err
+	}
+	if ib&0xe0 != wireMajUint || arg > math.MaxInt {
+		return sendSignal{}, nil, errBadSignal
+	}
+	if err := d.charge(wireCostNumber); err != nil {
+		return sendSignal{}, nil, err
+	}
+	f := frameFields{d: d, left: n - 1}
+	switch int(arg) {
+	case opSend:
+		m = sendSignal{To: f.dest(), Msg: f.value()}
+	case opLink:
+		s = linkSignal{From: f.pid(), To: f.pid()}
+	case opUnlink:
+		s = unlinkSignal{From: f.pid(), To: f.pid()}
+	case opExit:
+		s = exitSignal{From: f.pid(), To: f.pid(), Reason: f.value()}
+	case opMonitor:
+		s = monitorSignal{Watcher: f.pid(), Target: f.pid(), Ref: f.id()}
+	case opDemonitor:
+		s = demonitorSignal{Target: f.pid(), Ref: f.id()}
+	case opDown:
+		s = downSignal{Watcher: f.pid(), Ref: f.id(), Target: f.pid(), Reason: f.value()}
+	case opNodes:
+		s = nodesSignal{Nodes: f.list()}
+	case opCast:
+		s = castSignal{Module: f.str(), Function: f.str(), Args: f.list()}
+	case opDisplaced:
+		s = displacedSignal{Addr: f.str()}
+	case opReplaced:
+		s = replacedSignal{Addr: f.str()}
+	case opSync:
+		s = syncSignal{ID: f.id()}
+	case opSynced:
+		s = syncedSignal{ID: f.id()}
+	default:
+		return sendSignal{}, nil, errBadSignal
+	}
+	if f.err == nil && f.left != 0 {
+		f.err = errBadSignal
+	}
+	if f.err != nil {
+		return sendSignal{}, nil, f.err
+	}
+	return m, s, nil
+}
+
+// frameFields reads the fields of a signal from its encoding, as fields
+// reads them from its decoded array: each read takes the next field, and
+// the first one missing or of another type sets err.
+type frameFields struct {
+	d    *wireDecoder
+	left int // the fields not read yet
+	err  error
+}
+
+// head reads the next field's initial byte and argument, when there is a
+// next field and no error yet.
+func (f *frameFields) head() (ib byte, arg uint64, ok bool) {
+	if f.err != nil {
+		return 0, 0, false
+	}
+	if f.left == 0 {
+		f.err = errBadSignal
+		return 0, 0, false
+	}
+	f.left--
+	ib, arg, f.err = f.d.head()
+	return ib, arg, f.err == nil
+}
+
+// value reads a field of any type, as DecodeWith decodes a list element.
+func (f *frameFields) value() any {
+	if f.err != nil {
+		return nil
+	}
+	if f.left == 0 {
+		f.err = errBadSignal
+		return nil
+	}
+	f.left--
+	v, err := f.d.value(1)
+	f.err = err
+	return v
+}
+
+func (f *frameFields) pid() Pid {
+	ib, arg, ok := f.head()
+	if !ok {
+		return Pid{}
+	}
+	if ib&0xe0 != wireMajTag || arg != wireTagPid {
+		f.err = errBadSignal
+		return Pid{}
+	}
+	p, err := f.d.pid()
+	f.err = err
+	return p
+}
+
+// dest reads a message's destination: a Pid or a registered name.
+func (f *frameFields) dest() any {
+	ib, arg, ok := f.head()
+	if !ok {
+		return nil
+	}
+	switch {
+	case ib&0xe0 == wireMajText:
+		s, err := f.d.text(arg)
+		f.err = err
+		return s
+	case ib&0xe0 == wireMajTag && arg == wireTagPid:
+		p, err := f.d.pid()
+		if f.err = err; err != nil {
+			return nil
+		}
+		if f.d.pids != nil {
+			return f.d.pids.get(p)
+		}
+		return p
+	}
+	f.err = errBadSignal
+	return nil
+}
+
+func (f *frameFields) str() string {
+	ib, arg, ok := f.head()
+	if !ok {
+		return ""
+	}
+	if ib&0xe0 != wireMajText {
+		f.err = errBadSignal
+		return ""
+	}
+	s, err := f.d.text(arg)
+	f.err = err
+	return s
+}
+
+// id reads a reference or sync ID: an int, not negative.
+func (f *frameFields) id() uint64 {
+	ib, arg, ok := f.head()
+	if !ok {
+		return 0
+	}
+	if ib&0xe0 != wireMajUint || arg > math.MaxInt {
+		f.err = errBadSignal
+		return 0
+	}
+	f.err = f.d.charge(wireCostNumber)
+	return arg
+}
+
+// list reads a list; null is an empty one.
+func (f *frameFields) list() []any {
+	v := f.value()
+	l, ok := v.([]any)
+	if f.err == nil && !ok && v != nil {
+		f.err = errBadSignal
+	}
+	return l
 }
 
 // fields reads the fields of a wire message (a signal, a request) in
