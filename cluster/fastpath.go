@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -314,21 +315,37 @@ func (l *link) replyFast(id uint64, result any, err error, reader bool) {
 		l.writeFast(out, reader)
 		return
 	}
-	body := out[fastHeader:]
-	piece := make([]byte, 0, fastHeader+fastChunk)
+	writePieces(out[fastHeader:], fastReplyPart, fastReply, id, func(piece []byte) error {
+		if !l.writeFast(piece, reader) {
+			return errWriteFailed
+		}
+		return nil
+	})
+}
+
+// errWriteFailed stops writePieces when a write failed (the link ends with
+// the reason; see writeFast).
+var errWriteFailed = errors.New("write failed")
+
+// writePieces writes body as fast frames of at most fastChunk bytes, all
+// with the id: of type part but the last, of type last. The writes stop at
+// the first error, which it returns.
+func writePieces(body []byte, part, last byte, id uint64, write func(piece []byte) error) error {
+	piece := make([]byte, 0, fastHeader+min(len(body), fastChunk))
 	for len(body) > 0 {
 		k := min(len(body), fastChunk)
-		typ := byte(fastReplyPart)
+		typ := part
 		if k == len(body) {
-			typ = fastReply
+			typ = last
 		}
 		piece = append(appendFastHeader(piece[:0], typ, id), body[:k]...)
 		putFastLength(piece, 0)
-		if !l.writeFast(piece, reader) {
-			return
+		if err := write(piece); err != nil {
+			return err
 		}
 		body = body[k:]
 	}
+	return nil
 }
 
 // writeFast writes a fast frame; reader says the goroutine that reads the

@@ -98,23 +98,9 @@ func (l *link) writeSignalFrames(out []byte, wait bool) error {
 		putFastLength(out, 0)
 		return l.writeSignal(out, wait)
 	}
-	id := l.fastSigID.Add(1)
-	body := out[fastHeader:]
-	piece := make([]byte, 0, fastHeader+fastChunk)
-	for len(body) > 0 {
-		k := min(len(body), fastChunk)
-		typ := byte(fastSignalPart)
-		if k == len(body) {
-			typ = fastSignal
-		}
-		piece = append(appendFastHeader(piece[:0], typ, id), body[:k]...)
-		putFastLength(piece, 0)
-		if err := l.writeSignal(piece, wait); err != nil {
-			return err
-		}
-		body = body[k:]
-	}
-	return nil
+	return writePieces(out[fastHeader:], fastSignalPart, fastSignal, l.fastSigID.Add(1), func(piece []byte) error {
+		return l.writeSignal(piece, wait)
+	})
 }
 
 // writeSignal writes the frames of a signal (see frameConn.writeNow).
