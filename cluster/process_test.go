@@ -387,6 +387,9 @@ func TestHiddenNodes(t *testing.T) {
 	}
 	// The link is hidden on both sides, and h is not passed on to b.
 	waitLinks(t, a, 1)
+	// h's ping is answered by a's yamux, which may come before a records
+	// the link: wait for a to list h.
+	poll(t, 10*time.Second, "a listing h as hidden", func() bool { return len(a.HiddenNodes()) == 1 })
 	if got := a.HiddenNodes(); len(got) != 1 || got[0] != h.Name() {
 		t.Fatalf("a's hidden nodes: %v", got)
 	}
