@@ -16,8 +16,9 @@ import (
 // that finds the queue full, or the node at its process limit when its turn
 // comes, is dropped: counted (Node.CastsDropped) and logged, one line each
 // time drops start. Casts are fire-and-forget, as Erlang's rpc:cast: waiting
-// for room instead would hold the link's signal stream, and with it every
-// message, link and monitor between the two nodes.
+// for room instead would hold the link's signals, applied in order by the
+// goroutine that reads the link, and with them every message, link and
+// monitor between the two nodes.
 const (
 	DefaultMaxCastsPerPeer = 256
 	castQueueLen           = 16384

@@ -592,13 +592,14 @@ func (p *Process) Info() ProcessInfo {
 // counted (ProcessInfo.Dropped) and logged, one line each time the mailbox
 // fills. A process that does not keep up loses the excess, as a message to a
 // process that has ended is lost, and nothing else waits for it. Holding the
-// message instead (backpressure) would hold the link's signal stream, and
-// with it every message, link, monitor, exit signal and rpc cast between
-// the two nodes (calls have streams of their own, but casts travel as
-// signals): one process that stops reading would stop every other process
-// hearing from the sender's node. The sender's side is bounded
-// apart: its signal buffer for a link (maxPendingSignals) and the yamux
-// window.
+// message instead (backpressure) would hold the link's signals, which the
+// goroutine reading the link applies in order, and with them every message,
+// link, monitor, exit signal and rpc cast between the two nodes (and, on a
+// link with fast frames, the small calls too): one process that stops
+// reading would stop every other process hearing from the sender's node.
+// The sender's side is bounded apart: a process sending to a node waits
+// while 4 MiB are queued for that link (maxQueuedWrite; on a link without
+// fast frames, its signal buffer, maxPendingSignals, and the yamux window).
 //
 // A single message larger than the limit is let in when no other message
 // from another node is queued, so that a process that reads can receive any

@@ -11,7 +11,8 @@ import (
 // opLink, …) and then its fields in the order of its type's fields, so
 // that a sendSignal is [1, to, msg]. decodeSignal is the one way back.
 
-// A signal is one message of a link's signal stream.
+// A signal is one message of a link's signals: a fast frame's body, or a
+// frame of the signal stream.
 type signal interface {
 	// appendTo appends the signal's wire form to dst: on an error, dst
 	// unchanged and the error.
