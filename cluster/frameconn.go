@@ -12,9 +12,13 @@ import (
 // each frame as two writes, its 12-byte header and then its body, from one
 // goroutine (its send loop), and waits for each. frameConn joins a data
 // frame's header to its body, and queues what yamux writes for a flusher
-// goroutine that sends everything queued in one system call: frames that
-// many calls produce at once (32 callers, replies, messages) go out
-// together, and yamux's send loop never waits on the network.
+// goroutine, so that yamux's send loop never waits on the network. gsh's
+// own frames (fast calls, replies, signals; see writeNow) are written by
+// the goroutine that sends them when the connection is idle, and otherwise
+// queued apart, ahead of yamux's: the flusher writes what gathered in few
+// system calls (frames that 32 callers produce at once go out together),
+// and yamux's frames in writes of about bulkChunk bytes with gsh's between
+// them.
 type frameConn struct {
 	net.Conn
 	held []byte      // a data frame's header, waiting for its body
