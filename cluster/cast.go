@@ -166,7 +166,7 @@ func (n *Node) runCast(from Atom, cq *castQueue, req request) {
 	}
 	ct.mu.Unlock()
 	p.SetWhat("cast " + req.module + "." + req.function)
-	c := n.sv.begin(fmt.Sprintf("rpc.cast %s.%s from %s", req.module, req.function, from))
+	c := n.sv.begin("rpc.cast ", req, from)
 	defer n.sv.end(c)
 	p.run(n.castBody(from, req))
 }

@@ -275,7 +275,12 @@ func (n *Node) inline(req request) bool {
 // runFast serves req and sends its reply.
 func (l *link) runFast(ctx context.Context, id uint64, req request, inline bool) {
 	n := l.n
-	c := n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
+	c := n.sv.begin("", req, l.peer)
+	if inline {
+		// A short call does not wait on anything: its caller's deadline
+		// needs no timer here.
+		req.timeout = 0
+	}
 	after := &afterReply{}
 	result, err := n.serveCtx(context.WithValue(ctx, afterReplyKey{}, after), l.peer, req)
 	l.replyFast(id, result, err, inline)

@@ -398,7 +398,7 @@ func (l *link) serveCalls(s *yamux.Stream, br *bufio.Reader) {
 		var c *servedCall
 		after := &afterReply{}
 		if err == nil {
-			c = n.sv.begin(req.module + "." + req.function + " from " + string(l.peer))
+			c = n.sv.begin("", req, l.peer)
 			result, err = l.serveWatched(s, br, req, after)
 		}
 		out, err := encodeReply(buf[:0], n.name, result, err)

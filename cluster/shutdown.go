@@ -10,23 +10,32 @@ import (
 
 // served tracks the calls and casts a node runs for other nodes: user code
 // that Close does not wait for and Shutdown waits for until its deadline.
+// Recording one costs no allocation of a description or a channel: those
+// are made only when Shutdown asks (running, done).
 type served struct {
 	mu    sync.Mutex
 	calls map[*servedCall]struct{}
-	idle  chan struct{} // closed while calls is empty; nil stands for closed
+	idle  chan struct{} // made by done while calls are served, closed when none is
 }
 
-type servedCall struct{ what string }
+// servedCall is a call or cast being served: what ran (kind, module,
+// function) for whom.
+type servedCall struct {
+	kind, module, function string
+	from                   Atom
+}
 
-// begin records a call being served; end(c) when it has returned.
-func (s *served) begin(what string) *servedCall {
-	c := &servedCall{what: what}
+func (c *servedCall) what() string {
+	return c.kind + c.module + "." + c.function + " from " + string(c.from)
+}
+
+// begin records a call being served; end(c) when it has returned. kind is
+// "" for a call and "rpc.cast " for a cast.
+func (s *served) begin(kind string, req request, from Atom) *servedCall {
+	c := &servedCall{kind: kind, module: req.module, function: req.function, from: from}
 	s.mu.Lock()
 	if s.calls == nil {
 		s.calls = map[*servedCall]struct{}{}
-	}
-	if len(s.calls) == 0 {
-		s.idle = make(chan struct{})
 	}
 	s.calls[c] = struct{}{}
 	s.mu.Unlock()
@@ -47,10 +56,13 @@ func (s *served) end(c *servedCall) {
 func (s *served) done() <-chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.idle == nil {
+	if len(s.calls) == 0 {
 		c := make(chan struct{})
 		close(c)
 		return c
+	}
+	if s.idle == nil {
+		s.idle = make(chan struct{})
 	}
 	return s.idle
 }
@@ -61,7 +73,7 @@ func (s *served) running() []string {
 	defer s.mu.Unlock()
 	out := make([]string, 0, len(s.calls))
 	for c := range s.calls {
-		out = append(out, c.what)
+		out = append(out, c.what())
 	}
 	slices.Sort(out)
 	return out
