@@ -406,7 +406,9 @@ func (l *link) callFast(ctx context.Context, module, function string, args []any
 		return nil, false, nil
 	}
 	id := l.fastID.Add(1)
-	out := appendFastHeader(make([]byte, 0, 256), fastRequest, id)
+	bp := signalBufs.Get().(*[]byte)
+	out := appendFastHeader((*bp)[:0], fastRequest, id)
+	defer func() { putSignalBuf(bp, out) }() // writeNow copied or wrote it
 	out, err = newRequest(ctx, module, function, args, deadline).appendTo(out)
 	if err != nil {
 		return nil, true, fmt.Errorf("calling %s.%s on %s: %w", module, function, peer, err)

@@ -27,6 +27,7 @@ type frameConn struct {
 	rawConn   syscall.RawConn // see raw; set and read under mu
 	noRaw     bool
 	lastWrite time.Time // when the last write to the connection ended
+	some      someWriter
 
 	mu       sync.Mutex
 	cond     sync.Cond // signalled when the flusher takes a queue
@@ -146,7 +147,7 @@ func (c *frameConn) writeNow(b []byte, mode writeMode) error {
 		err error
 	)
 	if reader {
-		n, err = writeSome(raw, b)
+		n, err = c.writeSome(raw, b)
 	} else {
 		n, err = c.Conn.Write(b)
 	}
@@ -182,31 +183,46 @@ func (c *frameConn) raw() syscall.RawConn {
 // for room and without a deadline: a write deadline would arm a timer on
 // every write, and arming a timer wakes another thread of the runtime (its
 // network poller), which costs a thread switch on every reply.
-func writeSome(raw syscall.RawConn, b []byte) (n int, err error) {
-	cerr := raw.Write(func(fd uintptr) bool {
-		for n < len(b) {
-			k, e := syscall.Write(int(fd), b[n:])
-			if k > 0 {
-				n += k
-			}
-			switch e {
-			case nil:
-				continue
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return true // the rest waits for the flusher
-			default:
-				err = e
-				return true
-			}
-		}
-		return true
-	})
+func (c *frameConn) writeSome(raw syscall.RawConn, b []byte) (n int, err error) {
+	w := &c.some // one writer at a time: the one that set flushing
+	if w.fn == nil {
+		w.fn = w.write // made once: a closure per write would be allocated
+	}
+	w.b, w.n, w.err = b, 0, nil
+	cerr := raw.Write(w.fn)
+	n, err = w.n, w.err
+	w.b = nil
 	if err == nil {
 		err = cerr
 	}
 	return n, err
+}
+
+// someWriter is writeSome's callback and its state.
+type someWriter struct {
+	b   []byte
+	n   int
+	err error
+	fn  func(fd uintptr) bool
+}
+
+func (w *someWriter) write(fd uintptr) bool {
+	for w.n < len(w.b) {
+		k, e := syscall.Write(int(fd), w.b[w.n:])
+		if k > 0 {
+			w.n += k
+		}
+		switch e {
+		case nil, syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return true // the rest waits for the flusher
+		default:
+			w.err = e
+			return true
+		}
+	}
+	return true
 }
 
 // flush writes the queue until it is empty.
