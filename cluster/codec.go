@@ -252,14 +252,8 @@ func encodeArray(dst []byte, elems ...any) (out []byte, err error) {
 			err = fmt.Errorf("cannot send a value to another node: it panicked while encoding: %v: %w", r, ErrBadArgs)
 		}
 	}()
-	if len(elems) > e.lim.MaxElements {
-		return dst, e.tooMany(len(elems))
-	}
-	e.buf = wireAppendHead(e.buf, wireMajArray, uint64(len(elems)))
-	for _, el := range elems {
-		if err := e.value(el, 1, 0); err != nil {
-			return dst, err
-		}
+	if err := e.list(elems, 0); err != nil {
+		return dst, err
 	}
 	if err := wireCheckMemory(e.buf[len(dst):], e.lim); err != nil {
 		return dst, err
@@ -458,6 +452,23 @@ func wireNilPointer(v any) bool {
 
 // value appends v. depth counts the containers around v; ind counts the
 // pointers followed since the last container.
+// list appends a list at depth.
+func (e *wireEncoder) list(x []any, depth int) error {
+	if depth >= e.lim.MaxDepth {
+		return e.tooDeep()
+	}
+	if len(x) > e.lim.MaxElements {
+		return e.tooMany(len(x))
+	}
+	e.buf = wireAppendHead(e.buf, wireMajArray, uint64(len(x)))
+	for _, el := range x {
+		if err := e.value(el, depth+1, 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (e *wireEncoder) value(v any, depth, ind int) error {
 	if s, ok := v.(string); ok { // the commonest case, ahead of the switch
 		return e.text(s)
@@ -506,18 +517,7 @@ func (e *wireEncoder) value(v any, depth, ind int) error {
 	case Pid:
 		return e.pid(x)
 	case []any:
-		if depth >= e.lim.MaxDepth {
-			return e.tooDeep()
-		}
-		if len(x) > e.lim.MaxElements {
-			return e.tooMany(len(x))
-		}
-		e.buf = wireAppendHead(e.buf, wireMajArray, uint64(len(x)))
-		for _, el := range x {
-			if err := e.value(el, depth+1, 0); err != nil {
-				return err
-			}
-		}
+		return e.list(x, depth)
 	case map[string]any:
 		return e.stringMap(x, depth)
 	case map[any]any:

@@ -33,7 +33,7 @@ const (
 // before it: as fast frames on a link with them, otherwise on the link's
 // signal stream.
 func (l *link) sendSignal(v signal) error {
-	l.sigUsed.Store(true)
+	l.usedSignals()
 	if !l.fast {
 		return l.signals().write(v)
 	}
@@ -61,7 +61,7 @@ func (l *link) sendSignal(v signal) error {
 // sendMessage is sendSignal(sendSignal{To: to, Msg: msg}) on a link with
 // fast frames, without boxing the signal on the way.
 func (l *link) sendMessage(to, msg any) error {
-	l.sigUsed.Store(true)
+	l.usedSignals()
 	bp := signalBufs.Get().(*[]byte)
 	out, err := sendSignal{To: to, Msg: msg}.appendTo(appendFastHeader((*bp)[:0], fastSignal, 0))
 	if err == nil {
@@ -69,6 +69,14 @@ func (l *link) sendMessage(to, msg any) error {
 	}
 	putSignalBuf(bp, out)
 	return err
+}
+
+// usedSignals records that a signal was sent on the link (see drain),
+// writing to the shared flag only the first time.
+func (l *link) usedSignals() {
+	if !l.sigUsed.Load() {
+		l.sigUsed.Store(true)
+	}
 }
 
 // signalBufs holds buffers to encode signals in: writeNow has copied or

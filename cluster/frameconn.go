@@ -24,9 +24,8 @@ type frameConn struct {
 	held []byte      // a data frame's header, waiting for its body
 	rd   *fastReader // what yamux reads through, on a link with fast calls
 
-	rawConn   syscall.RawConn // see raw; set and read under mu
-	noRaw     bool
-	lastWrite time.Time // when the last write to the connection ended
+	rawConn   syscall.RawConn // a TCP connection's, for writes that never wait (see writeSome)
+	lastWrite time.Time       // when the last write to the connection ended
 	some      someWriter
 
 	mu       sync.Mutex
@@ -50,6 +49,9 @@ const (
 func newFrameConn(conn net.Conn) *frameConn {
 	c := &frameConn{Conn: conn}
 	c.cond.L = &c.mu
+	if tcp, ok := conn.(*net.TCPConn); ok {
+		c.rawConn, _ = tcp.SyscallConn()
+	}
 	return c
 }
 
@@ -125,14 +127,8 @@ func (c *frameConn) writeNow(b []byte, mode writeMode) error {
 	if c.err != nil {
 		return c.err
 	}
-	if mode == writeBatch && !c.flushing && time.Since(c.lastWrite) < batchWindow {
-		c.prio.buf = append(c.prio.buf, b...)
-		c.flushing = true
-		go c.flush()
-		return nil
-	}
-	raw := c.raw()
-	if c.flushing || reader && raw == nil {
+	raw := c.rawConn
+	if c.flushing || reader && raw == nil || mode == writeBatch && time.Since(c.lastWrite) < batchWindow {
 		c.prio.buf = append(c.prio.buf, b...)
 		if !c.flushing {
 			c.flushing = true
@@ -165,18 +161,6 @@ func (c *frameConn) writeNow(b []byte, mode writeMode) error {
 	}
 	c.flushLocked()
 	return err
-}
-
-// raw is the connection's file descriptor when it is a TCP connection, for
-// writes that never wait (see writeSome), or nil.
-func (c *frameConn) raw() syscall.RawConn {
-	if c.rawConn == nil && !c.noRaw {
-		if tcp, ok := c.Conn.(*net.TCPConn); ok {
-			c.rawConn, _ = tcp.SyscallConn()
-		}
-		c.noRaw = c.rawConn == nil
-	}
-	return c.rawConn
 }
 
 // writeSome writes as much of b as the socket takes now, without waiting
